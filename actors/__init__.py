@@ -1,0 +1,62 @@
+"""actors-runtime: an asyncio-native actor runtime.
+
+This module is the public surface of the core; the implementation lives in private
+modules (``actors/_*.py``), which may change without notice. ``supervision`` and
+``transport`` build on this package; it imports neither.
+"""
+
+from ._actor import Actor
+from ._errors import (
+    ActorCrashed,
+    ActorNotFound,
+    ActorsError,
+    AskTimeout,
+    MailboxClosed,
+    MailboxFull,
+)
+from ._mailbox import Mailbox, MailboxStats, Overflow, Priority
+from ._messages import (
+    ActorFailed,
+    ActorRestarted,
+    ActorStarted,
+    ActorStopped,
+    DeadLetter,
+    LifecycleEvent,
+    SupervisorEscalated,
+    Terminated,
+)
+from ._ref import ActorRef
+from ._run import run
+from ._system import ActorSystem, SystemMetrics
+
+__all__ = [
+    "Actor",
+    "ActorCrashed",
+    "ActorFailed",
+    "ActorNotFound",
+    "ActorRef",
+    "ActorRestarted",
+    "ActorStarted",
+    "ActorStopped",
+    "ActorSystem",
+    "ActorsError",
+    "AskTimeout",
+    "DeadLetter",
+    "LifecycleEvent",
+    "Mailbox",
+    "MailboxClosed",
+    "MailboxFull",
+    "MailboxStats",
+    "Overflow",
+    "Priority",
+    "SupervisorEscalated",
+    "SystemMetrics",
+    "Terminated",
+    "run",
+]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith("actors._"):
+        _obj.__module__ = "actors"
+del _name, _obj

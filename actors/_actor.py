@@ -1,0 +1,122 @@
+"""The ``Actor`` base class: what user code subclasses."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from ._mailbox import Mailbox
+from ._ref import ActorRef
+
+if TYPE_CHECKING:
+    from ._cell import ActorCell
+    from ._system import ActorSystem
+
+__all__ = ["Actor"]
+
+A = TypeVar("A", bound="Actor")
+
+
+class Actor:
+    """Subclass this and define ``async def receive(self, message)``.
+
+    One message is handled at a time, in mailbox order; the value ``receive`` returns
+    answers an ``ask``. ``started()`` runs before the first message (if it raises, the
+    spawn fails) and ``stopped()`` after the last, on every stop of a started actor,
+    crash included: together they are the actor's ``async with``.
+
+    Inside the actor: ``self.ref``, ``self.system``, ``self.sender`` (who sent the
+    current message, or ``None``), ``self.mailbox`` (for selective receive),
+    ``await self.spawn(...)`` (a child, stopped before its parent), ``self.watch(ref)``
+    (a :class:`Terminated` arrives when it stops) and ``self.stop()``.
+
+    Example::
+
+        class Counter(Actor):
+            def __init__(self, start: int = 0) -> None:
+                self.count = start
+
+            async def receive(self, message):
+                match message:
+                    case Increment(n):
+                        self.count += n
+                    case Get():
+                        return self.count
+    """
+
+    _cell: ActorCell
+    _has_started_hook: ClassVar[bool] = False
+    _has_stopped_hook: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Decided once per class so the runtime can skip creating a task for the hooks
+        # most actors do not define.
+        cls._has_started_hook = cls.started is not Actor.started
+        cls._has_stopped_hook = cls.stopped is not Actor.stopped
+
+    async def receive(self, message: Any) -> Any:
+        """Handle one message; the return value answers an ask."""
+        raise NotImplementedError(f"{type(self).__qualname__} does not define receive()")
+
+    async def started(self) -> None:
+        """Called once, in the actor's task, before the first message."""
+
+    async def stopped(self) -> None:
+        """Called once, in the actor's task, after the last message (crash included),
+        once the actor's children have stopped."""
+
+    @property
+    def ref(self) -> ActorRef:
+        """This actor's own ref."""
+        return self._cell.ref
+
+    @property
+    def system(self) -> ActorSystem:
+        return self._cell.system
+
+    @property
+    def sender(self) -> Any:
+        """The sender of the current message: an ``ActorRef`` when an actor sent it, the
+        ask's reply handle when it was asked (``self.sender.tell(x)`` answers), else
+        ``None``."""
+        return self._cell.sender
+
+    @property
+    def mailbox(self) -> Mailbox:
+        """This actor's mailbox; ``await self.mailbox.get(predicate)`` is selective
+        receive: it leaves every other message queued, in order."""
+        return self._cell.mailbox
+
+    @property
+    def path(self) -> str:
+        return self._cell.path
+
+    async def spawn(
+        self,
+        actor_class: type[Actor],
+        /,
+        *args: Any,
+        name: str | None = None,
+        mailbox: Mailbox | None = None,
+        **kwargs: Any,
+    ) -> ActorRef:
+        """Start a child actor; it stops (newest first) before this actor stops."""
+        from ._spawn import spawn
+
+        cell = await spawn(
+            self._cell.system, self._cell, actor_class, args, kwargs, name=name, mailbox=mailbox
+        )
+        return cell.ref
+
+    def watch(self, ref: ActorRef) -> None:
+        """Receive ``Terminated(ref, reason)`` when ``ref`` stops for good (at once, with
+        reason ``"noproc"``, if it already has). Watching twice is watching once."""
+        self._cell.watch(ref._cell)
+
+    def unwatch(self, ref: ActorRef) -> None:
+        self._cell.unwatch(ref._cell)
+
+    def stop(self) -> None:
+        """Stop this actor after the current message (reason ``"normal"``); messages
+        still queued become dead letters."""
+        self._cell.request_stop("normal")

@@ -1,0 +1,481 @@
+"""The actor cell: one actor slot's runtime state and its life cycle.
+
+An idle actor holds no task. A message queued for an idle actor creates one *drain task*
+(in the task group of the actor's owner: the system, or its supervisor) that handles
+messages until the mailbox is empty and then ends. Handlers therefore run in a real task:
+``asyncio.current_task()``, ``asyncio.timeout()`` and cancellation behave as usual.
+
+States, and who moves between them::
+
+    STARTING --started() ok--> RUNNING --stop requested / crash--> STOPPING
+        |                         ^                                    |
+        +--started() raised--+    |  (supervisor restart)              | _exit(): children,
+                             v    +----------- SUSPENDED <-------------+ stopped(), then the
+                          STOPPED <------------(parent finalizes)------+ parent decides
+
+The cell survives restarts: a supervisor puts a fresh actor instance into the same cell,
+with the same mailbox and ref, so refs and queued messages carry over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+import structlog
+
+from ._errors import ActorCrashed, ActorNotFound, ActorsError, MailboxFull
+from ._mailbox import _NOTHING, Envelope, Mailbox, Priority, message_of
+from ._messages import ActorFailed, ActorStarted, ActorStopped, Terminated
+from ._ref import ActorRef, Reply, current_cell
+
+if TYPE_CHECKING:
+    from ._actor import Actor
+    from ._system import ActorSystem
+
+log = structlog.get_logger("actors")
+
+STARTING, RUNNING, STOPPING, SUSPENDED, STOPPED = range(5)
+
+# Messages one drain task handles before yielding to the event loop, so a busy actor
+# cannot starve the others (Akka's dispatcher "throughput").
+THROUGHPUT = 64
+
+DEFAULT_SHUTDOWN = 5.0
+
+Reason = str | BaseException
+"""Why an incarnation ended: "normal", "shutdown", "killed", or the exception raised."""
+
+
+def describe(reason: Reason) -> str:
+    if isinstance(reason, BaseException):
+        return f"{type(reason).__name__}: {reason}"
+    return reason
+
+
+def is_normal(reason: Reason) -> bool:
+    return reason == "normal" or reason == "shutdown"
+
+
+class Parent(Protocol):
+    """What a cell needs from whoever owns it: a guardian, an actor, a supervisor."""
+
+    path: str
+    system: ActorSystem
+    task_group: asyncio.TaskGroup
+    children: dict[int, ActorCell] | None
+
+    def child_exited(self, child: ActorCell, reason: Reason) -> None:
+        """An incarnation of ``child`` ended; finalize it (or, for a supervisor, decide)."""
+
+
+class ActorCell:
+    """One actor slot. Internal; user code sees ``ActorRef`` and ``Actor``."""
+
+    __slots__ = (
+        "actor",
+        "children",
+        "exit_waiters",
+        "factory",
+        "mailbox",
+        "name",
+        "parent",
+        "ref",
+        "registered",
+        "sender",
+        "shutdown",
+        "state",
+        "stop_reason",
+        "system",
+        "task",
+        "task_group",
+        "watchers",
+        "watching",
+    )
+
+    # Invariants:
+    # - ``task`` is the cell's one running task (start, drain or exit), None when idle.
+    # - ``mailbox._wakeup is self`` exactly when state is RUNNING and ``task`` is None:
+    #   the next queued message then calls ``_mailbox_ready`` to start a drain task.
+    # - ``children`` is in spawn order; children stop newest first, before their parent.
+
+    def __init__(
+        self,
+        system: ActorSystem,
+        parent: Parent,
+        name: str,
+        mailbox: Mailbox,
+        *,
+        registered: bool,
+    ) -> None:
+        self.system = system
+        self.parent = parent
+        self.task_group = parent.task_group
+        self.name = name
+        self.registered = registered
+        self.mailbox = mailbox
+        mailbox._owner = self
+        self.ref = ActorRef(self)
+        self.state = STARTING
+        self.task: asyncio.Task[None] | None = None
+        self.actor: Actor = None  # type: ignore[assignment]  # set by instantiate()
+        self.factory: Callable[[], Actor] | None = None
+        self.sender: Any = None
+        self.stop_reason: Reason = "normal"
+        self.shutdown: float | None = DEFAULT_SHUTDOWN
+        self.children: dict[int, ActorCell] | None = None
+        self.watchers: list[ActorCell] | None = None
+        self.watching: list[ActorCell] | None = None
+        self.exit_waiters: list[asyncio.Future[None]] | None = None
+
+    @property
+    def path(self) -> str:
+        return f"{self.parent.path}/{self.name}"
+
+    def __repr__(self) -> str:
+        return f"<ActorCell {self.path} state={self.state}>"
+
+    # ------------------------------------------------------------------ starting
+
+    def instantiate(self) -> None:
+        """Build a fresh actor instance from the factory (first start and restarts)."""
+        assert self.factory is not None
+        self.actor = self.factory()
+
+    async def start(self) -> None:
+        """Run ``started()`` in the actor's own task; raise ActorCrashed if it fails."""
+        if not self.actor._has_started_hook:
+            self._became_running()
+            if self.mailbox:
+                self.task = self.task_group.create_task(self._run())
+            else:
+                self.mailbox._wakeup = self
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.task = self.task_group.create_task(self._run(done))
+        await done
+
+    def _became_running(self) -> None:
+        self.state = RUNNING
+        system = self.system
+        if system._listeners:
+            system._emit(ActorStarted(self.path, type(self.actor).__qualname__))
+
+    def _mailbox_ready(self) -> None:
+        self.task = self.task_group.create_task(self._run())
+
+    # ------------------------------------------------------------------ running
+
+    async def _run(self, started: asyncio.Future[None] | None = None) -> None:
+        current_cell.set(self)
+        try:
+            if started is not None and not await self._run_started(started):
+                return
+            reason = await self._drain()
+            if reason is None:
+                return
+            await self._exit(reason)
+        except asyncio.CancelledError:
+            self._killed()
+            raise
+
+    async def _run_started(self, started: asyncio.Future[None]) -> bool:
+        try:
+            await self.actor.started()
+        except Exception as exc:
+            self._report_failure(exc, None)
+            error = ActorCrashed(
+                f"`{self.path}` failed to start: {describe(exc)}", actor=self.path
+            )
+            error.__cause__ = exc
+            await self._stop_children()
+            self.task = None
+            self._finalize(exc)
+            started.set_exception(error)
+            return False
+        stopping = self.state == STOPPING
+        self._became_running()
+        if stopping:
+            self.state = STOPPING
+        started.set_result(None)
+        return True
+
+    async def _drain(self) -> Reason | None:
+        """Handle queued messages until the mailbox is empty (return None: now idle) or
+        the actor must stop (return the reason)."""
+        mailbox = self.mailbox
+        receive = self.actor.receive
+        budget = THROUGHPUT
+        while self.state == RUNNING:
+            entry = mailbox._pop_next()
+            if entry is _NOTHING:
+                self.task = None
+                self.sender = None
+                mailbox._release_storage()
+                mailbox._wakeup = self
+                return None
+            mailbox._got += 1
+            if entry.__class__ is Envelope:
+                message = entry.message
+                sender = self.sender = entry.sender
+            else:
+                message = entry
+                sender = self.sender = None
+            try:
+                result = await receive(message)
+            except Exception as exc:
+                if sender.__class__ is Reply:
+                    error = ActorCrashed(
+                        f"`{self.path}` crashed handling `{type(message).__name__}`: "
+                        f"{describe(exc)}",
+                        actor=self.path,
+                        message_type=type(message).__name__,
+                    )
+                    error.__cause__ = exc
+                    sender.fail(error)
+                self._report_failure(exc, message)
+                return exc
+            if sender.__class__ is Reply:
+                sender.tell(result)
+            budget -= 1
+            if not budget:
+                budget = THROUGHPUT
+                await asyncio.sleep(0)
+        return self.stop_reason
+
+    def _report_failure(self, exc: BaseException, message: Any) -> None:
+        message_type = None if message is None else type(message).__name__
+        log.error(
+            "actor failed",
+            actor=self.path,
+            message_type=message_type,
+            exc_info=exc,
+        )
+        system = self.system
+        system._failures += 1
+        if system._listeners:
+            system._emit(
+                ActorFailed(
+                    self.path,
+                    error_type=type(exc).__name__,
+                    error=str(exc),
+                    traceback="".join(traceback.format_exception(exc, limit=-5)),
+                    message_type=message_type,
+                )
+            )
+
+    # ------------------------------------------------------------------ stopping
+
+    def request_stop(self, reason: Reason) -> None:
+        """Ask the current incarnation to stop after the message it is handling."""
+        state = self.state
+        if state == STARTING or (state == RUNNING and self.task is not None):
+            self.state = STOPPING
+            self.stop_reason = reason
+        elif state == RUNNING:
+            self.state = STOPPING
+            self.stop_reason = reason
+            self.mailbox._wakeup = None
+            if self.children or self.actor._has_stopped_hook:
+                self.task = self.task_group.create_task(self._run_exit(reason))
+            else:
+                self._exited(reason)
+        elif state == SUSPENDED:
+            self._finalize(reason)
+
+    async def _run_exit(self, reason: Reason) -> None:
+        current_cell.set(self)
+        try:
+            await self._exit(reason)
+        except asyncio.CancelledError:
+            self._killed()
+            raise
+
+    async def stop(self, reason: Reason = "shutdown", timeout: float | None = None) -> None:
+        """Stop this incarnation and wait for it to end; after ``timeout`` seconds (the
+        cell's ``shutdown`` if None; 0 = at once) cancel its task instead."""
+        if self.state == STOPPED:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.exit_waiters is None:
+            self.exit_waiters = []
+        self.exit_waiters.append(waiter)
+        if timeout is None:
+            timeout = self.shutdown
+        if timeout is not None and timeout <= 0:
+            self.kill()
+        else:
+            self.request_stop(reason)
+        if waiter.done():
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(waiter)
+        except TimeoutError:
+            self.kill()
+            await waiter
+
+    def kill(self) -> None:
+        """Cancel the cell's task now (BRUTAL_KILL); with no task, end it at once."""
+        task = self.task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+        elif self.state != STOPPED:
+            self._killed()
+
+    def _killed(self) -> None:
+        """Synchronous end after cancellation: kill the children, finalize."""
+        if self.state == STOPPED:
+            return
+        for child in reversed(list((self.children or {}).values())):
+            child.kill()
+        self.task = None
+        self._finalize("killed")
+
+    async def _stop_children(self) -> None:
+        children = self.children
+        while children:
+            child = next(reversed(children.values()))
+            await child.stop("shutdown")
+            children.pop(id(child), None)
+
+    async def _exit(self, reason: Reason) -> None:
+        """End this incarnation: children first (newest first), then ``stopped()``."""
+        self.state = STOPPING
+        await self._stop_children()
+        if self.actor._has_stopped_hook:
+            try:
+                await self.actor.stopped()
+            except Exception as exc:
+                log.error("stopped() raised", actor=self.path, exc_info=exc)
+        self._exited(reason)
+
+    def _exited(self, reason: Reason) -> None:
+        self.task = None
+        self.sender = None
+        waiters, self.exit_waiters = self.exit_waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+        self.parent.child_exited(self, reason)
+
+    def child_exited(self, child: ActorCell, reason: Reason) -> None:
+        child._finalize(reason)
+
+    def _finalize(self, reason: Reason) -> None:
+        """The slot ends for good: dead-letter what is queued, tell the watchers."""
+        if self.state == STOPPED:
+            return
+        self.state = STOPPED
+        mailbox = self.mailbox
+        mailbox.close()
+        leftovers = list(mailbox._entries())
+        mailbox._normal = mailbox._other = None
+        mailbox._other_count = 0
+        for entry in leftovers:
+            self.undeliverable(entry, "stopped")
+        siblings = self.parent.children
+        if siblings is not None:
+            siblings.pop(id(self), None)
+        system = self.system
+        if self.registered:
+            system._unregister(self.name, self)
+        for target in self.watching or ():
+            if target.watchers is not None and self in target.watchers:
+                target.watchers.remove(self)
+        self.watching = None
+        watchers, self.watchers = self.watchers, None
+        if watchers:
+            terminated = Terminated(self.ref, describe(reason))
+            for watcher in watchers:
+                watcher.deliver(terminated, Priority.SYSTEM)
+        system._actor_stopped(self, reason)
+        if system._listeners:
+            system._emit(ActorStopped(self.path, describe(reason)))
+        waiters, self.exit_waiters = self.exit_waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # ------------------------------------------------------------------ delivery
+
+    def deliver(self, message: Any, priority: Priority) -> None:
+        """A runtime send (no implicit sender); dead-letters if the cell is stopped."""
+        if self.mailbox._closed:
+            self.undeliverable(message, "stopped")
+        else:
+            self.mailbox._offer(message, priority)
+
+    def undeliverable(self, entry: Any, reason: str) -> None:
+        """An entry that will never be handled: fail its ask, count a dead letter."""
+        sender = entry.sender if entry.__class__ is Envelope else None
+        message = message_of(entry)
+        if sender.__class__ is Reply:
+            name = type(message).__name__
+            error: ActorsError
+            if reason in ("dropped", "mailbox_full"):
+                error = MailboxFull(
+                    f"`{name}` to `{self.path}` was dropped: the mailbox is full",
+                    actor=self.path,
+                    message_type=name,
+                )
+            else:
+                error = ActorNotFound(
+                    f"`{name}` to `{self.path}`: the actor stopped before handling it",
+                    actor=self.path,
+                    message_type=name,
+                )
+            sender.fail(error)
+        sender_path = sender.path if isinstance(sender, ActorRef) else None
+        self.system._dead_letter(message, self.path, reason, sender_path)
+
+    # MailboxOwner protocol ------------------------------------------------------
+
+    def _mailbox_delivered(self, entry: Any) -> Any:
+        if entry.__class__ is Envelope:
+            self.sender = entry.sender
+            return entry.message
+        self.sender = None
+        return entry
+
+    def _mailbox_discarded(self, entry: Any, reason: str) -> None:
+        if reason == "removed":
+            sender = entry.sender if entry.__class__ is Envelope else None
+            if sender.__class__ is Reply:
+                name = type(message_of(entry)).__name__
+                sender.fail(
+                    ActorsError(
+                        f"`{name}` was removed from the mailbox of `{self.path}` unhandled",
+                        actor=self.path,
+                        message_type=name,
+                    )
+                )
+        elif reason == "mailbox_full":
+            # The sender gets MailboxFull raised; record the dead letter only.
+            sender = entry.sender if entry.__class__ is Envelope else None
+            sender_path = sender.path if isinstance(sender, ActorRef) else None
+            self.system._dead_letter(message_of(entry), self.path, reason, sender_path)
+        else:
+            self.undeliverable(entry, reason)
+
+    # ------------------------------------------------------------------ watching
+
+    def watch(self, target: ActorCell) -> None:
+        if target.state == STOPPED:
+            self.deliver(Terminated(target.ref, "noproc"), Priority.SYSTEM)
+            return
+        if target.watchers is None:
+            target.watchers = []
+        if self not in target.watchers:
+            target.watchers.append(self)
+            if self.watching is None:
+                self.watching = []
+            self.watching.append(target)
+
+    def unwatch(self, target: ActorCell) -> None:
+        if target.watchers is not None and self in target.watchers:
+            target.watchers.remove(self)
+        if self.watching is not None and target in self.watching:
+            self.watching.remove(target)

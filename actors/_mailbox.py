@@ -1,0 +1,590 @@
+"""The mailbox: a priority queue with selective receive, bounds and batching.
+
+A mailbox holds *entries* in priority order, FIFO within a level. An entry is the bare
+message, or an :class:`Envelope` when the runtime needs to remember who sent it; every
+public method unwraps envelopes, so predicates and callers only ever see messages.
+
+Waiting is event-driven. A getter that finds no match registers itself in the getter
+table with its predicate and sleeps on a future. A put that queues a message wakes the
+*first* registered getter whose predicate accepts it, and only that one: no timed
+re-check, no thundering herd. The message stays queued until the woken getter runs and
+takes it, which is what makes ``get`` cancellation-safe (see ``_wait_take``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+import msgspec
+
+from ._errors import MailboxClosed, MailboxFull
+
+__all__ = ["Mailbox", "MailboxStats", "Overflow", "Priority"]
+
+Predicate = Callable[[Any], bool]
+
+
+class Overflow(enum.Enum):
+    """What a bounded mailbox does with a message that finds it full."""
+
+    WAIT = "wait"
+    """``put`` waits for room (backpressure); ``put_nowait`` and ``tell`` raise
+    :class:`MailboxFull`."""
+    DROP_NEWEST = "drop_newest"
+    """The incoming message is dropped (counted, and a dead letter for an actor)."""
+    DROP_OLDEST = "drop_oldest"
+    """The oldest message of the lowest non-empty priority level makes room."""
+    FAIL = "fail"
+    """Every put raises :class:`MailboxFull`."""
+
+
+class Priority(enum.IntEnum):
+    """Delivery order: lower values first, FIFO within a level.
+
+    ``SYSTEM`` is used by the runtime for signals (``Terminated``, supervision) so they
+    overtake user traffic; it is never refused by a bound.
+    """
+
+    SYSTEM = 0
+    HIGH = 1
+    NORMAL = 2
+    LOW = 3
+
+
+class MailboxStats(msgspec.Struct, frozen=True):
+    """A snapshot of a mailbox's counters (``Mailbox.stats()``)."""
+
+    size: int
+    """Messages queued now."""
+    maxsize: int | None
+    """The bound, or ``None`` when unbounded."""
+    high_water: int
+    """The largest ``size`` ever reached."""
+    put: int
+    """Messages accepted."""
+    got: int
+    """Messages handed out by ``get``/``get_batch`` (and, in an actor, to ``receive``)."""
+    dropped: int
+    """Messages discarded by a ``DROP_*`` overflow policy."""
+    rejected: int
+    """Puts refused with :class:`MailboxFull`."""
+    waiting_getters: int
+    waiting_putters: int
+
+
+class Envelope:
+    """A message together with its sender (an actor ref, or an ask's reply handle).
+
+    Internal: the runtime wraps a message only when there is a sender to remember, so a
+    plain ``tell`` from outside any actor costs no allocation.
+    """
+
+    __slots__ = ("message", "sender")
+
+    def __init__(self, message: Any, sender: Any) -> None:
+        self.message = message
+        self.sender = sender
+
+
+def message_of(entry: Any) -> Any:
+    return entry.message if entry.__class__ is Envelope else entry
+
+
+class MailboxOwner(Protocol):
+    """What an actor cell provides to the mailbox it owns (internal)."""
+
+    def _mailbox_ready(self) -> None:
+        """A message was queued while the owner was idle (its ``_wakeup`` was set)."""
+
+    def _mailbox_delivered(self, entry: Any) -> Any:
+        """An entry leaves through ``get``; return the message to hand out."""
+
+    def _mailbox_discarded(self, entry: Any, reason: str) -> None:
+        """An entry left without delivery: ``dropped``, ``mailbox_full`` or ``removed``."""
+
+
+class _Getter:
+    __slots__ = ("future", "predicate")
+
+    def __init__(self, future: asyncio.Future[None], predicate: Predicate | None) -> None:
+        self.future = future
+        self.predicate = predicate
+
+
+_NOTHING: Any = object()
+
+
+class Mailbox:
+    """A priority mailbox with selective receive, bounds and batching.
+
+    ``Mailbox(maxsize=None, overflow=Overflow.WAIT)``. Puts never block unless the
+    mailbox is bounded, full, and the policy is ``WAIT``. Gets take the first message
+    that matches an optional predicate, in priority-then-arrival order, and leave every
+    other message exactly where it was.
+
+    Example: wait up to 2 s for the reply to request 7, leaving everything else queued::
+
+        reply = await mailbox.get(lambda m: isinstance(m, Reply) and m.id == 7, timeout=2)
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_closed",
+        "_dropped",
+        "_getters",
+        "_got",
+        "_high_water",
+        "_maxsize",
+        "_normal",
+        "_other",
+        "_other_count",
+        "_overflow",
+        "_owner",
+        "_put",
+        "_putters",
+        "_rejected",
+        "_wakeup",
+    )
+
+    # Invariants:
+    # - NORMAL entries live in ``_normal``; the other levels in ``_other[level]``, and
+    #   ``_other_count`` is how many entries those hold (0 means "only _normal").
+    # - Empty deques may be released (set to None) to keep idle mailboxes small.
+    # - A getter is in ``_getters`` while it sleeps and no longer once woken: a put wakes
+    #   at most one getter, and only one whose predicate accepts the message.
+    # - ``_putters`` holds the futures of ``put`` calls waiting for room, oldest first.
+
+    def __init__(self, maxsize: int | None = None, overflow: Overflow = Overflow.WAIT) -> None:
+        if maxsize is not None and (not isinstance(maxsize, int) or maxsize < 1):
+            raise ValueError(f"`maxsize` must be a positive int or None, got {maxsize!r}")
+        if not isinstance(overflow, Overflow):
+            raise TypeError(f"`overflow` must be an Overflow, got {overflow!r}")
+        self._normal: deque[Any] | None = None
+        self._other: list[deque[Any] | None] | None = None
+        self._other_count = 0
+        self._maxsize = maxsize
+        self._overflow = overflow
+        self._getters: list[_Getter] = []
+        self._putters: deque[asyncio.Future[None]] | None = None
+        self._closed = False
+        self._owner: MailboxOwner | None = None
+        self._wakeup: MailboxOwner | None = None
+        self._put = self._got = self._dropped = self._rejected = self._high_water = 0
+
+    def __repr__(self) -> str:
+        bound = "unbounded" if self._maxsize is None else f"maxsize={self._maxsize}"
+        state = " closed" if self._closed else ""
+        return f"<Mailbox size={len(self)} {bound} {self._overflow.name}{state}>"
+
+    def __len__(self) -> int:
+        normal = self._normal
+        return (len(normal) if normal is not None else 0) + self._other_count
+
+    @property
+    def maxsize(self) -> int | None:
+        return self._maxsize
+
+    @property
+    def overflow(self) -> Overflow:
+        return self._overflow
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # ------------------------------------------------------------------ putting
+
+    def put_nowait(self, message: Any, priority: Priority = Priority.NORMAL) -> None:
+        """Queue ``message`` without waiting.
+
+        Raises :class:`MailboxClosed` after ``close()``, and :class:`MailboxFull` when
+        the mailbox is full and its policy is ``WAIT`` or ``FAIL``. Under ``DROP_*``
+        policies a message is dropped instead (counted in ``stats().dropped``).
+        """
+        self._offer(message, priority)
+
+    async def put(self, message: Any, priority: Priority = Priority.NORMAL) -> None:
+        """Queue ``message``, waiting for room if the mailbox is bounded, full, and its
+        policy is ``WAIT``. Waiting putters are served in arrival order.
+
+        Cancellation while waiting leaves the mailbox unchanged (the message was never
+        queued) and passes any room it was offered on to the next waiter.
+        """
+        if self._overflow is Overflow.WAIT and priority is not Priority.SYSTEM:
+            putters = self._putters
+            while not self._closed and (self._is_full() or putters):
+                if putters is None:
+                    putters = self._putters = deque()
+                future = asyncio.get_running_loop().create_future()
+                putters.append(future)
+                try:
+                    await future
+                except BaseException:
+                    if future in putters:
+                        putters.remove(future)
+                    elif future.done() and not future.cancelled():
+                        self._wake_putter()
+                    raise
+                if not self._is_full():
+                    break
+        self._offer(message, priority)
+
+    def _is_full(self) -> bool:
+        return self._maxsize is not None and len(self) >= self._maxsize
+
+    def _offer(self, entry: Any, priority: Priority = Priority.NORMAL) -> None:
+        """Queue an entry (message or Envelope), applying the overflow policy."""
+        if self._closed:
+            raise MailboxClosed(
+                f"put of `{type(message_of(entry)).__name__}` to a closed mailbox",
+                message_type=type(message_of(entry)).__name__,
+            )
+        maxsize = self._maxsize
+        if maxsize is not None and priority is not Priority.SYSTEM and len(self) >= maxsize:
+            if not self._make_room(entry):
+                return
+        if priority == Priority.NORMAL:
+            queue = self._normal
+            if queue is None:
+                queue = self._normal = deque()
+            queue.append(entry)
+        else:
+            other = self._other
+            if other is None:
+                other = self._other = [None, None, None, None]
+            queue = other[priority]
+            if queue is None:
+                queue = other[priority] = deque()
+            queue.append(entry)
+            self._other_count += 1
+        self._put += 1
+        size = len(self)
+        if size > self._high_water:
+            self._high_water = size
+        if self._getters:
+            self._wake_getter(message_of(entry))
+        wakeup = self._wakeup
+        if wakeup is not None:
+            self._wakeup = None
+            wakeup._mailbox_ready()
+
+    def _make_room(self, entry: Any) -> bool:
+        """Apply the overflow policy to a full mailbox; True if ``entry`` may go in."""
+        policy = self._overflow
+        if policy is Overflow.DROP_NEWEST:
+            self._discard(entry, "dropped")
+            return False
+        if policy is Overflow.DROP_OLDEST:
+            for queue in reversed(list(self._queues())):
+                if queue:
+                    self._discard(self._pop_from(queue), "dropped")
+                    return True
+        self._rejected += 1
+        owner = self._owner
+        if owner is not None:
+            owner._mailbox_discarded(entry, "mailbox_full")
+        name = type(message_of(entry)).__name__
+        hint = " (use an awaiting put to wait for room)" if policy is Overflow.WAIT else ""
+        raise MailboxFull(
+            f"mailbox is full ({self._maxsize} messages); `{name}` refused{hint}",
+            message_type=name,
+        )
+
+    def _discard(self, entry: Any, reason: str) -> None:
+        self._dropped += 1
+        owner = self._owner
+        if owner is not None:
+            owner._mailbox_discarded(entry, reason)
+
+    # ------------------------------------------------------------------ getting
+
+    async def get(self, predicate: Predicate | None = None, timeout: float | None = None) -> Any:
+        """Take the first message accepted by ``predicate`` (any message if ``None``),
+        in priority-then-arrival order, waiting for one to arrive if needed.
+
+        Messages the predicate rejects keep their place and order. ``timeout`` is one
+        total deadline in seconds; when it passes, ``TimeoutError`` is raised and nothing
+        was taken. Cancellation likewise takes nothing and reorders nothing. Raises
+        :class:`MailboxClosed` once the mailbox is closed and holds no match. An
+        exception raised by the predicate propagates to this caller.
+        """
+        entry = self._take(predicate)
+        if entry is _NOTHING:
+            if self._closed:
+                raise MailboxClosed("get from a closed mailbox with no matching message")
+            if timeout is None:
+                entry = await self._wait_take(predicate)
+            else:
+                async with asyncio.timeout(timeout):
+                    entry = await self._wait_take(predicate)
+        return self._deliver(entry)
+
+    async def get_batch(
+        self,
+        predicate: Predicate | None = None,
+        *,
+        max_messages: int = 100,
+        timeout: float | None = None,
+        min_messages: int = 1,
+    ) -> list[Any]:
+        """Take up to ``max_messages`` matching messages, returning as soon as at least
+        ``min_messages`` are available, or when ``timeout`` passes with whatever matched
+        (possibly ``[]``). Never raises on timeout.
+
+        Messages are taken only at the moment of return, so a cancelled ``get_batch``
+        takes nothing. Raises :class:`MailboxClosed` if the mailbox is closed and holds
+        no match.
+        """
+        if max_messages < 1 or min_messages < 0 or min_messages > max_messages:
+            raise ValueError(
+                f"need 0 <= min_messages <= max_messages and max_messages >= 1, "
+                f"got min_messages={min_messages}, max_messages={max_messages}"
+            )
+        if self._count(predicate, min_messages) < min_messages and not self._closed:
+            try:
+                async with asyncio.timeout(timeout):
+                    while self._count(predicate, min_messages) < min_messages:
+                        if self._closed:
+                            break
+                        await self._wait_match(predicate)
+            except TimeoutError:
+                pass
+        batch = []
+        while len(batch) < max_messages:
+            entry = self._take(predicate)
+            if entry is _NOTHING:
+                break
+            batch.append(self._deliver(entry))
+        if not batch and self._closed:
+            raise MailboxClosed("get_batch from a closed mailbox with no matching message")
+        return batch
+
+    def _deliver(self, entry: Any) -> Any:
+        self._got += 1
+        owner = self._owner
+        if owner is not None:
+            return owner._mailbox_delivered(entry)
+        return message_of(entry)
+
+    async def _wait_take(self, predicate: Predicate | None) -> Any:
+        """Sleep until a matching entry can be taken, then take it.
+
+        Cancellation safety: a put only *wakes* a getter; the message stays queued until
+        the getter runs. If the getter is cancelled after being woken, nothing was taken,
+        and the wake-up is passed on to another getter that a queued message matches, so
+        no sleeper is left behind a message it wants.
+        """
+        while True:
+            await self._wait_match(predicate)
+            entry = self._take(predicate)
+            if entry is not _NOTHING:
+                return entry
+            if self._closed:
+                raise MailboxClosed("get from a closed mailbox with no matching message")
+            # Someone else took the message we were woken for; sleep again.
+
+    async def _wait_match(self, predicate: Predicate | None) -> None:
+        """Sleep until a put wakes us with a message ``predicate`` accepts (or close)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        getter = _Getter(future, predicate)
+        self._getters.append(getter)
+        try:
+            await future
+        except BaseException:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                self._rewake()
+            elif getter in self._getters:
+                self._getters.remove(getter)
+            raise
+
+    def _wake_getter(self, message: Any) -> None:
+        getters = self._getters
+        for index, getter in enumerate(getters):
+            predicate = getter.predicate
+            try:
+                accepted = predicate is None or predicate(message)
+            except Exception as exc:
+                # The predicate is the getter's code: its error belongs to the getter,
+                # never to the sender that happened to trigger it.
+                del getters[index]
+                getter.future.set_exception(exc)
+                self._wake_getter(message)
+                return
+            if accepted:
+                del getters[index]
+                getter.future.set_result(None)
+                return
+
+    def _rewake(self) -> None:
+        for entry in list(self._entries()):
+            if not self._getters:
+                return
+            self._wake_getter(message_of(entry))
+
+    # ------------------------------------------------------------------ storage
+
+    def _queues(self) -> Iterator[deque[Any]]:
+        """The non-released level deques, highest priority first."""
+        other = self._other
+        if other is not None and self._other_count:
+            for level in (Priority.SYSTEM, Priority.HIGH):
+                queue = other[level]
+                if queue:
+                    yield queue
+        if self._normal is not None:
+            yield self._normal
+        if other is not None and self._other_count:
+            queue = other[Priority.LOW]
+            if queue:
+                yield queue
+
+    def _entries(self) -> Iterator[Any]:
+        for queue in self._queues():
+            yield from queue
+
+    def _pop_from(self, queue: deque[Any], index: int = 0) -> Any:
+        if index == 0:
+            entry = queue.popleft()
+        else:
+            entry = queue[index]
+            del queue[index]
+        if queue is not self._normal:
+            self._other_count -= 1
+        return entry
+
+    def _take(self, predicate: Predicate | None) -> Any:
+        """Remove and return the first matching entry, or ``_NOTHING``."""
+        if predicate is None:
+            entry = self._pop_next()
+        else:
+            entry = _NOTHING
+            for queue in self._queues():
+                for index, candidate in enumerate(queue):
+                    if predicate(message_of(candidate)):
+                        entry = self._pop_from(queue, index)
+                        break
+                if entry is not _NOTHING:
+                    break
+        if entry is not _NOTHING and self._putters:
+            self._wake_putter()
+        return entry
+
+    def _pop_next(self) -> Any:
+        """Remove and return the first entry in priority order, or ``_NOTHING``.
+
+        The actor's drain loop calls this once per message: keep it short.
+        """
+        if self._other_count:
+            for queue in self._queues():
+                if queue:
+                    return self._pop_from(queue)
+        normal = self._normal
+        if normal:
+            return normal.popleft()
+        return _NOTHING
+
+    def _count(self, predicate: Predicate | None, enough: int) -> int:
+        """How many entries match, counting no further than ``enough``."""
+        if predicate is None:
+            return len(self)
+        count = 0
+        for entry in self._entries():
+            if count >= enough:
+                break
+            if predicate(message_of(entry)):
+                count += 1
+        return count
+
+    def _wake_putter(self) -> None:
+        putters = self._putters
+        while putters:
+            future = putters.popleft()
+            if not future.done():
+                future.set_result(None)
+                return
+
+    def _release_storage(self) -> None:
+        """Drop empty deques so an idle mailbox holds no buffers (about 760 bytes each)."""
+        if self._normal is not None and not self._normal:
+            self._normal = None
+        if self._other is not None and not self._other_count:
+            self._other = None
+
+    # ------------------------------------------------------------------ inspection
+
+    def peek(self, predicate: Predicate | None = None) -> Any:
+        """Return the first matching message without removing it, or ``None``."""
+        for entry in self._entries():
+            message = message_of(entry)
+            if predicate is None or predicate(message):
+                return message
+        return None
+
+    def remove(self, predicate: Predicate) -> list[Any]:
+        """Remove every message ``predicate`` accepts and return them, in order."""
+        removed = []
+        for queue in list(self._queues()):
+            kept = []
+            for entry in queue:
+                (removed if predicate(message_of(entry)) else kept).append(entry)
+            if len(kept) < len(queue):
+                if queue is not self._normal:
+                    self._other_count -= len(queue) - len(kept)
+                queue.clear()
+                queue.extend(kept)
+        return self._removed(removed)
+
+    def clear(self) -> list[Any]:
+        """Remove every message and return them, in priority-then-arrival order."""
+        removed = list(self._entries())
+        self._normal = None
+        self._other = None
+        self._other_count = 0
+        return self._removed(removed)
+
+    def _removed(self, entries: list[Any]) -> list[Any]:
+        owner = self._owner
+        for entry in entries:
+            if owner is not None:
+                owner._mailbox_discarded(entry, "removed")
+            if self._putters:
+                self._wake_putter()
+        return [message_of(entry) for entry in entries]
+
+    def stats(self) -> MailboxStats:
+        """A frozen snapshot of the mailbox's counters."""
+        return MailboxStats(
+            size=len(self),
+            maxsize=self._maxsize,
+            high_water=self._high_water,
+            put=self._put,
+            got=self._got,
+            dropped=self._dropped,
+            rejected=self._rejected,
+            waiting_getters=len(self._getters),
+            waiting_putters=sum(1 for f in self._putters or () if not f.done()),
+        )
+
+    # ------------------------------------------------------------------ closing
+
+    def close(self) -> None:
+        """Refuse further puts. Idempotent.
+
+        Queued messages can still be taken; a getter with no matching message left wakes
+        with :class:`MailboxClosed`, and so does every waiting putter.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._wakeup = None
+        getters, self._getters = self._getters, []
+        for getter in getters:
+            getter.future.set_exception(MailboxClosed("the mailbox was closed while waiting"))
+        putters, self._putters = self._putters, None
+        for future in putters or ():
+            if not future.done():
+                future.set_exception(MailboxClosed("the mailbox was closed while waiting"))

@@ -1,0 +1,100 @@
+"""Messages the runtime itself sends: ``Terminated`` to watchers, and the events it
+publishes about actors (started, stopped, failed, restarted, escalated, dead letters).
+
+They are ``msgspec.Struct``s so they can cross a transport like any user message. Actors
+are named by path (a string) rather than by ref, except in ``Terminated``, whose ``ref``
+is the ref you watched, so it can be compared with the refs you hold.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from ._ref import ActorRef
+
+__all__ = [
+    "ActorFailed",
+    "ActorRestarted",
+    "ActorStarted",
+    "ActorStopped",
+    "DeadLetter",
+    "LifecycleEvent",
+    "SupervisorEscalated",
+    "Terminated",
+]
+
+NORMAL_REASONS = frozenset({"normal", "shutdown"})
+
+
+class Terminated(msgspec.Struct, frozen=True):
+    """Delivered to every actor that watched ``ref`` when it stops for good.
+
+    ``reason`` is ``"normal"`` (it stopped itself), ``"shutdown"`` (it was stopped),
+    ``"killed"`` (cancelled after its shutdown time ran out), ``"noproc"`` (it was
+    already gone when watched), or ``"<ExceptionType>: <message>"`` after a crash.
+    """
+
+    ref: ActorRef
+    reason: str
+
+    @property
+    def normal(self) -> bool:
+        """True for a normal stop or a shutdown, False after a crash or a kill."""
+        return self.reason in NORMAL_REASONS
+
+
+class LifecycleEvent(msgspec.Struct, frozen=True):
+    """Base of the events the runtime publishes about actors; ``actor`` is a path."""
+
+    actor: str
+
+
+class ActorStarted(LifecycleEvent, frozen=True):
+    """An actor finished ``started()`` and takes messages."""
+
+    actor_class: str
+
+
+class ActorStopped(LifecycleEvent, frozen=True):
+    """An actor stopped for good; ``reason`` as in :class:`Terminated`."""
+
+    reason: str
+
+
+class ActorFailed(LifecycleEvent, frozen=True):
+    """An actor raised while starting or handling a message."""
+
+    error_type: str
+    error: str
+    traceback: str
+    message_type: str | None = None
+
+
+class ActorRestarted(LifecycleEvent, frozen=True):
+    """A supervisor restarted a child; ``restarts`` counts them for this child."""
+
+    restarts: int
+
+
+class SupervisorEscalated(LifecycleEvent, frozen=True):
+    """A supervisor exceeded its restart intensity and gave up, failing itself."""
+
+    reason: str
+
+
+class DeadLetter(LifecycleEvent, frozen=True):
+    """A message that could not be delivered.
+
+    ``actor`` is the intended recipient's path; ``reason`` is one of ``"stopped"``,
+    ``"unknown"``, ``"mailbox_full"`` or ``"dropped"`` (by an overflow policy).
+    """
+
+    message: Any
+    reason: str
+    sender: str | None = None
+
+    @property
+    def message_type(self) -> str:
+        return type(self.message).__name__

@@ -1,0 +1,155 @@
+"""Actor references: the only handle user code holds on an actor.
+
+A ref addresses an actor *slot* (its cell), not one incarnation, so a ref taken before a
+supervisor restarts the actor keeps working afterwards. ``tell`` is synchronous and never
+blocks; ``ask`` and ``send`` are the suspending variants.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from typing import TYPE_CHECKING, Any
+
+from ._errors import ActorNotFound, AskTimeout
+from ._mailbox import Envelope, Priority
+
+if TYPE_CHECKING:
+    from ._cell import ActorCell
+
+__all__ = ["ActorRef"]
+
+# The cell whose task is running: set once by each actor task, read by ``tell`` so the
+# receiver's ``self.sender`` names the sending actor (Akka's implicit sender).
+current_cell: contextvars.ContextVar[ActorCell | None] = contextvars.ContextVar(
+    "actors_current_cell", default=None
+)
+
+_NORMAL = Priority.NORMAL
+
+
+class ActorRef:
+    """A location-transparent handle on an actor.
+
+    Obtained from ``spawn``, ``whereis``, ``self.ref`` or ``self.sender``; compare refs
+    with ``==``; they are hashable and may travel inside messages.
+    """
+
+    __slots__ = ("_cell",)
+
+    def __init__(self, cell: ActorCell) -> None:
+        self._cell = cell
+
+    @property
+    def path(self) -> str:
+        """The actor's path, ``"<system>/<name>"`` or ``"<parent path>/<name>"``."""
+        return self._cell.path
+
+    @property
+    def name(self) -> str:
+        return self._cell.name
+
+    def is_alive(self) -> bool:
+        """False once the actor has stopped for good (a restart does not count)."""
+        return not self._cell.mailbox._closed
+
+    def __repr__(self) -> str:
+        return f"ActorRef({self._cell.path!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ActorRef) and other._cell is self._cell
+
+    def __hash__(self) -> int:
+        return id(self._cell)
+
+    def tell(self, message: Any, priority: Priority = _NORMAL) -> None:
+        """Send ``message`` and return at once: never blocks, never awaits.
+
+        A message to a stopped actor becomes a ``DeadLetter``. A full bounded mailbox
+        applies its overflow policy; under ``WAIT`` or ``FAIL`` this raises
+        :class:`MailboxFull` (use :meth:`send` to wait for room instead).
+        """
+        sender = current_cell.get()
+        cell = self._cell
+        if sender is not None:
+            message = Envelope(message, sender.ref)
+        mailbox = cell.mailbox
+        if mailbox._closed:
+            cell.undeliverable(message, "stopped")
+            return
+        mailbox._offer(message, priority)
+
+    async def send(self, message: Any, priority: Priority = _NORMAL) -> None:
+        """Send ``message``, waiting for room if the actor's mailbox is bounded and full
+        (policy ``WAIT``): the backpressure-aware ``tell``."""
+        sender = current_cell.get()
+        cell = self._cell
+        if sender is not None:
+            message = Envelope(message, sender.ref)
+        if cell.mailbox._closed:
+            cell.undeliverable(message, "stopped")
+            return
+        await cell.mailbox.put(message, priority)
+
+    async def ask(self, message: Any, *, timeout: float = 5.0) -> Any:
+        """Send ``message`` and wait for the answer: the return value of the actor's
+        ``receive`` (or whatever it passes to ``self.sender.tell``).
+
+        Raises :class:`ActorNotFound` at once if the actor is stopped, or if it stops
+        before handling the message; :class:`ActorCrashed` (the actor's exception as
+        ``__cause__``) if handling raised; :class:`AskTimeout` after ``timeout`` seconds.
+        """
+        cell = self._cell
+        if cell.mailbox._closed:
+            cell.undeliverable(message, "stopped")
+            raise ActorNotFound(
+                f"ask of `{type(message).__name__}` to `{cell.path}`: the actor is stopped",
+                actor=cell.path,
+                message_type=type(message).__name__,
+            )
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        cell.mailbox._offer(Envelope(message, Reply(future)))
+        timer = loop.call_later(timeout, _expire, future, cell, message, timeout)
+        try:
+            return await future
+        finally:
+            timer.cancel()
+
+
+def _expire(future: asyncio.Future[Any], cell: ActorCell, message: Any, timeout: float) -> None:
+    if not future.done():
+        name = type(message).__name__
+        future.set_exception(
+            AskTimeout(
+                f"ask of `{name}` to `{cell.path}` timed out after {timeout} s",
+                actor=cell.path,
+                message_type=name,
+            )
+        )
+
+
+class Reply:
+    """The ``self.sender`` of a message that was asked: telling it answers the ask.
+
+    Only the first answer counts; later ones (and answers after the asker gave up) are
+    discarded.
+    """
+
+    __slots__ = ("_future",)
+
+    def __init__(self, future: asyncio.Future[Any]) -> None:
+        self._future = future
+
+    def __repr__(self) -> str:
+        return "<Reply to an ask>"
+
+    def tell(self, message: Any, priority: Priority = _NORMAL) -> None:
+        """Answer the ask with ``message``."""
+        if not self._future.done():
+            self._future.set_result(message)
+
+    def fail(self, error: BaseException) -> None:
+        """Fail the ask with ``error`` (used by the runtime)."""
+        if not self._future.done():
+            self._future.set_exception(error)

@@ -1,0 +1,28 @@
+"""``actors.run``: run a coroutine on the best available event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+__all__ = ["run"]
+
+T = TypeVar("T")
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop factory when uvloop is installed, else None (the stock loop)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
+        return None
+    return uvloop.new_event_loop
+
+
+def run(main: Coroutine[Any, Any, T], *, debug: bool | None = None, uvloop: bool = True) -> T:
+    """Run ``main`` to completion on a new event loop, uvloop when installed (and
+    ``uvloop=True``), and return its result: the ``asyncio.run`` of this runtime."""
+    factory = loop_factory() if uvloop else None
+    with asyncio.Runner(debug=debug, loop_factory=factory) as runner:
+        return runner.run(main)

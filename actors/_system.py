@@ -1,0 +1,249 @@
+"""``ActorSystem``: the root of a tree of actors, its registry and its task group.
+
+The system owns one ``asyncio.TaskGroup``, entered by ``async with ActorSystem(...)``;
+every task of every top-level actor lives in it (supervisors add task groups of their
+own below). Leaving the ``async with`` stops every actor, children before parents, and
+only returns once the task group is empty: no task of ours outlives the system.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import itertools
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol, Self
+
+import msgspec
+import structlog
+
+from ._actor import Actor
+from ._cell import ActorCell, Reason, describe, is_normal
+from ._mailbox import Mailbox
+from ._messages import DeadLetter
+from ._ref import ActorRef
+from ._spawn import spawn
+
+if TYPE_CHECKING:
+    pass
+
+__all__ = ["ActorSystem", "SystemMetrics"]
+
+log = structlog.get_logger("actors")
+
+
+class SystemMetrics(msgspec.Struct, frozen=True):
+    """Counters of an ``ActorSystem`` (``system.metrics()``)."""
+
+    actors: int
+    """Actors alive now."""
+    spawned: int
+    stopped: int
+    failures: int
+    """Exceptions raised by actors while starting or handling a message."""
+    dead_letters: int
+
+
+class TreeSpec(Protocol):
+    """Anything ``spawn_tree`` can start (``supervision.SupervisorSpec``)."""
+
+    async def start_tree(self, system: ActorSystem, parent: Any) -> ActorCell: ...
+
+
+class _State(enum.Enum):
+    UNOPENED = "unopened"  # created, ``async with`` not entered yet
+    OPENED = "opened"  # running: actors may be spawned
+    CLOSING = "closing"  # stopping its actors
+    CLOSED = "closed"  # done; cannot be reopened
+
+
+class Guardian:
+    """The root parent of the actors spawned with ``system.spawn``: it never restarts
+    them; a failure is logged (and published) and the actor's slot ends."""
+
+    __slots__ = ("children", "path", "system", "task_group")
+
+    def __init__(self, system: ActorSystem, task_group: asyncio.TaskGroup) -> None:
+        self.system = system
+        self.path = system.name
+        self.task_group = task_group
+        self.children: dict[int, ActorCell] | None = {}
+
+    def child_exited(self, child: ActorCell, reason: Reason) -> None:
+        child._finalize(reason)
+
+    async def stop_children(self) -> None:
+        children = self.children
+        while children:
+            child = next(reversed(children.values()))
+            await child.stop("shutdown")
+            children.pop(id(child), None)
+
+
+class ActorSystem:
+    """A running set of actors: ``async with ActorSystem("demo") as system: ...``.
+
+    Prefer ``actors.run(main())`` to start the event loop: it picks uvloop when
+    installed. Everything works on the stock asyncio loop too.
+    """
+
+    def __init__(self, name: str = "system") -> None:
+        if not name or "/" in name:
+            raise ValueError(f"system name must be non-empty and contain no '/', got {name!r}")
+        self.name = name
+        self._state = _State.UNOPENED
+        self._task_group: asyncio.TaskGroup | None = None
+        self._guardian: Guardian | None = None
+        self._names: dict[str, ActorCell] = {}
+        self._ids = itertools.count(1)
+        self._listeners: list[Callable[[Any], None]] = []
+        self._alive = self._spawned = self._stopped = self._failures = self._dead_letters = 0
+
+    def __repr__(self) -> str:
+        return f"<ActorSystem {self.name!r} {self._state.value}>"
+
+    async def __aenter__(self) -> Self:
+        if self._state is not _State.UNOPENED:
+            raise RuntimeError(
+                f"ActorSystem `{self.name}` cannot be entered twice; create a new one"
+            )
+        task_group = asyncio.TaskGroup()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        self._guardian = Guardian(self, task_group)
+        self._state = _State.OPENED
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._task_group is not None and self._guardian is not None
+        self._state = _State.CLOSING
+        try:
+            await self._guardian.stop_children()
+        finally:
+            self._state = _State.CLOSED
+            result = await self._task_group.__aexit__(exc_type, exc, tb)
+        return result
+
+    # ------------------------------------------------------------------ public API
+
+    async def spawn(
+        self,
+        actor_class: type[Actor],
+        /,
+        *args: Any,
+        name: str | None = None,
+        mailbox: Mailbox | None = None,
+        **kwargs: Any,
+    ) -> ActorRef:
+        """Create a top-level actor and return its ref once ``started()`` has finished.
+
+        ``args`` and ``kwargs`` go to the actor's ``__init__``. A ``name`` registers the
+        actor (``whereis``); names are unique in the system. Raises ``ActorCrashed``
+        (the actor's exception as ``__cause__``) if ``__init__`` or ``started()`` raised.
+        """
+        cell = await spawn(
+            self, self._opened(), actor_class, args, kwargs, name=name, mailbox=mailbox
+        )
+        return cell.ref
+
+    async def spawn_tree(self, spec: TreeSpec) -> ActorRef:
+        """Start a supervision tree (a ``supervision.SupervisorSpec``) under the root
+        and return its supervisor's ref."""
+        cell = await spec.start_tree(self, self._opened())
+        return cell.ref
+
+    def whereis(self, name: str) -> ActorRef | None:
+        """The ref of the live actor registered as ``name``, or ``None``."""
+        cell = self._names.get(name)
+        return None if cell is None else cell.ref
+
+    def registered(self) -> list[str]:
+        """The names registered now, in registration order."""
+        return list(self._names)
+
+    async def stop(self, ref: ActorRef, *, timeout: float | None = None) -> None:
+        """Stop ``ref`` (reason ``"shutdown"``) and wait until it has stopped: after the
+        message it is handling, its children, then ``stopped()``. After ``timeout``
+        seconds (default: the actor's shutdown time, 5 s) its task is cancelled."""
+        await ref._cell.stop("shutdown", timeout)
+
+    def metrics(self) -> SystemMetrics:
+        return SystemMetrics(
+            actors=self._alive,
+            spawned=self._spawned,
+            stopped=self._stopped,
+            failures=self._failures,
+            dead_letters=self._dead_letters,
+        )
+
+    @property
+    def guardian(self) -> Guardian:
+        """The root parent (for supervisors and tools; not needed by user code)."""
+        return self._opened()
+
+    # ------------------------------------------------------------------ runtime hooks
+
+    def _opened(self) -> Guardian:
+        if self._state is not _State.OPENED or self._guardian is None:
+            hint = (
+                "use `async with ActorSystem(...) as system:`"
+                if self._state is _State.UNOPENED
+                else "it has been shut down"
+            )
+            raise RuntimeError(f"ActorSystem `{self.name}` is not running: {hint}")
+        return self._guardian
+
+    def _next_id(self) -> int:
+        return next(self._ids)
+
+    def _check_name(self, name: str) -> None:
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ValueError(f"actor name must be a non-empty str without '/', got {name!r}")
+        if name in self._names:
+            raise ValueError(
+                f"name `{name}` is already registered in system `{self.name}` "
+                f"(by `{self._names[name].path}`)"
+            )
+
+    def _register(self, name: str, cell: ActorCell) -> None:
+        self._names[name] = cell
+
+    def _unregister(self, name: str, cell: ActorCell) -> None:
+        if self._names.get(name) is cell:
+            del self._names[name]
+
+    def _actor_spawned(self) -> None:
+        self._alive += 1
+        self._spawned += 1
+
+    def _actor_stopped(self, cell: ActorCell, reason: Reason) -> None:
+        self._alive -= 1
+        self._stopped += 1
+        if not is_normal(reason):
+            log.info("actor stopped", actor=cell.path, reason=describe(reason))
+
+    def _dead_letter(self, message: Any, recipient: str, reason: str, sender: str | None) -> None:
+        self._dead_letters += 1
+        if self._listeners:
+            self._emit(DeadLetter(recipient, message, reason, sender))
+        else:
+            log.debug(
+                "dead letter",
+                actor=recipient,
+                message_type=type(message).__name__,
+                reason=reason,
+            )
+
+    def _emit(self, event: Any) -> None:
+        """Hand a runtime event to every listener (the event bus subscribes here)."""
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("event listener failed", event_type=type(event).__name__)
