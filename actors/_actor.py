@@ -65,6 +65,10 @@ class Actor:
         """Called once, in the actor's task, after the last message (crash included),
         once the actor's children have stopped."""
 
+    def _killed(self) -> None:
+        """Runtime hook: the actor's task was cancelled (no ``stopped()`` ran); release
+        what must not outlive it. Supervisors cancel their children here."""
+
     @property
     def ref(self) -> ActorRef:
         """This actor's own ref."""

@@ -59,6 +59,17 @@ def is_normal(reason: Reason) -> bool:
     return reason == "normal" or reason == "shutdown"
 
 
+async def stop_children(children: dict[int, ActorCell]) -> None:
+    """Stop every child, newest first, each within its shutdown time; children that
+    appear meanwhile are stopped too."""
+    while children:
+        # A snapshot: popping from the end of a dict leaves holes that make repeated
+        # ``reversed(children)`` quadratic.
+        for child in reversed(list(children.values())):
+            await child.stop("shutdown")
+            children.pop(id(child), None)
+
+
 class Parent(Protocol):
     """What a cell needs from whoever owns it: a guardian, an actor, a supervisor."""
 
@@ -120,7 +131,7 @@ class ActorCell:
         self.ref = ActorRef(self)
         self.state = STARTING
         self.task: asyncio.Task[None] | None = None
-        self.actor: Actor = None  # type: ignore[assignment]  # set by instantiate()
+        self.actor: Actor = None  # type: ignore[assignment]  # set right after by the spawner
         self.factory: Callable[[], Actor] | None = None
         self.sender: Any = None
         self.stop_reason: Reason = "normal"
@@ -139,13 +150,22 @@ class ActorCell:
 
     # ------------------------------------------------------------------ starting
 
-    def instantiate(self) -> None:
-        """Build a fresh actor instance from the factory (first start and restarts)."""
-        assert self.factory is not None
-        self.actor = self.factory()
+    def reincarnate(self) -> None:
+        """Put a fresh actor instance into this slot (a supervisor restart): same ref,
+        same mailbox and queued messages. Raises what the actor's ``__init__`` raises."""
+        assert self.factory is not None and self.state == SUSPENDED
+        self.state = STARTING
+        self.stop_reason = "normal"
+        self.sender = None
+        try:
+            self.actor = self.factory()
+        except BaseException:
+            self.state = SUSPENDED
+            raise
 
     async def start(self) -> None:
-        """Run ``started()`` in the actor's own task; raise ActorCrashed if it fails."""
+        """Run ``started()`` in the actor's own task; raise ActorCrashed if it fails,
+        leaving the cell SUSPENDED for the caller to finalize or retry."""
         if not self.actor._has_started_hook:
             self._became_running()
             if self.mailbox:
@@ -186,13 +206,13 @@ class ActorCell:
             await self.actor.started()
         except Exception as exc:
             self._report_failure(exc, None)
-            error = ActorCrashed(
-                f"`{self.path}` failed to start: {describe(exc)}", actor=self.path
-            )
+            error = ActorCrashed(f"`{self.path}` failed to start: {describe(exc)}", actor=self.path)
             error.__cause__ = exc
             await self._stop_children()
             self.task = None
-            self._finalize(exc)
+            # Whoever started the cell decides: a spawn finalizes it, a supervisor keeps
+            # the slot and retries the restart.
+            self.state = SUSPENDED
             started.set_exception(error)
             return False
         stopping = self.state == STOPPING
@@ -207,9 +227,14 @@ class ActorCell:
         the actor must stop (return the reason)."""
         mailbox = self.mailbox
         receive = self.actor.receive
+        reply_class = Reply
         budget = THROUGHPUT
         while self.state == RUNNING:
-            entry = mailbox._pop_next()
+            if mailbox._other_count:
+                entry = mailbox._pop_next()
+            else:
+                queue = mailbox._normal
+                entry = queue.popleft() if queue else _NOTHING
             if entry is _NOTHING:
                 self.task = None
                 self.sender = None
@@ -217,6 +242,8 @@ class ActorCell:
                 mailbox._wakeup = self
                 return None
             mailbox._got += 1
+            if mailbox._putters:
+                mailbox._wake_putter()
             if entry.__class__ is Envelope:
                 message = entry.message
                 sender = self.sender = entry.sender
@@ -226,7 +253,7 @@ class ActorCell:
             try:
                 result = await receive(message)
             except Exception as exc:
-                if sender.__class__ is Reply:
+                if sender.__class__ is reply_class:
                     error = ActorCrashed(
                         f"`{self.path}` crashed handling `{type(message).__name__}`: "
                         f"{describe(exc)}",
@@ -237,7 +264,7 @@ class ActorCell:
                     sender.fail(error)
                 self._report_failure(exc, message)
                 return exc
-            if sender.__class__ is Reply:
+            if sender.__class__ is reply_class:
                 sender.tell(result)
             budget -= 1
             if not budget:
@@ -298,6 +325,14 @@ class ActorCell:
         cell's ``shutdown`` if None; 0 = at once) cancel its task instead."""
         if self.state == STOPPED:
             return
+        if (
+            self.state == RUNNING
+            and self.task is None
+            and not self.children
+            and not self.actor._has_stopped_hook
+        ):
+            self.request_stop(reason)  # nothing to wait for: ends synchronously
+            return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.exit_waiters is None:
             self.exit_waiters = []
@@ -332,14 +367,12 @@ class ActorCell:
         for child in reversed(list((self.children or {}).values())):
             child.kill()
         self.task = None
+        self.actor._killed()
         self._finalize("killed")
 
     async def _stop_children(self) -> None:
-        children = self.children
-        while children:
-            child = next(reversed(children.values()))
-            await child.stop("shutdown")
-            children.pop(id(child), None)
+        if self.children:
+            await stop_children(self.children)
 
     async def _exit(self, reason: Reason) -> None:
         """End this incarnation: children first (newest first), then ``stopped()``."""

@@ -116,6 +116,8 @@ class _Getter:
 
 
 _NOTHING: Any = object()
+_NORMAL = Priority.NORMAL
+_SYSTEM = Priority.SYSTEM
 
 
 class Mailbox:
@@ -198,7 +200,7 @@ class Mailbox:
 
     # ------------------------------------------------------------------ putting
 
-    def put_nowait(self, message: Any, priority: Priority = Priority.NORMAL) -> None:
+    def put_nowait(self, message: Any, priority: Priority = _NORMAL) -> None:
         """Queue ``message`` without waiting.
 
         Raises :class:`MailboxClosed` after ``close()``, and :class:`MailboxFull` when
@@ -207,14 +209,14 @@ class Mailbox:
         """
         self._offer(message, priority)
 
-    async def put(self, message: Any, priority: Priority = Priority.NORMAL) -> None:
+    async def put(self, message: Any, priority: Priority = _NORMAL) -> None:
         """Queue ``message``, waiting for room if the mailbox is bounded, full, and its
         policy is ``WAIT``. Waiting putters are served in arrival order.
 
         Cancellation while waiting leaves the mailbox unchanged (the message was never
         queued) and passes any room it was offered on to the next waiter.
         """
-        if self._overflow is Overflow.WAIT and priority is not Priority.SYSTEM:
+        if self._overflow is Overflow.WAIT and priority != _SYSTEM:
             putters = self._putters
             while not self._closed and (self._is_full() or putters):
                 if putters is None:
@@ -236,23 +238,33 @@ class Mailbox:
     def _is_full(self) -> bool:
         return self._maxsize is not None and len(self) >= self._maxsize
 
-    def _offer(self, entry: Any, priority: Priority = Priority.NORMAL) -> None:
-        """Queue an entry (message or Envelope), applying the overflow policy."""
+    def _offer(self, entry: Any, priority: Priority = _NORMAL) -> None:
+        """Queue an entry (message or Envelope), applying the overflow policy.
+
+        Every tell goes through here: the NORMAL, unbounded case is kept short.
+        """
         if self._closed:
-            raise MailboxClosed(
-                f"put of `{type(message_of(entry)).__name__}` to a closed mailbox",
-                message_type=type(message_of(entry)).__name__,
-            )
-        maxsize = self._maxsize
-        if maxsize is not None and priority is not Priority.SYSTEM and len(self) >= maxsize:
-            if not self._make_room(entry):
-                return
-        if priority == Priority.NORMAL:
+            name = type(message_of(entry)).__name__
+            raise MailboxClosed(f"put of `{name}` to a closed mailbox", message_type=name)
+        if priority is _NORMAL:
             queue = self._normal
             if queue is None:
                 queue = self._normal = deque()
+            size = len(queue) + self._other_count
+            if self._maxsize is not None and size >= self._maxsize:
+                if not self._make_room(entry):
+                    return
+                queue = self._normal
+                if queue is None:
+                    queue = self._normal = deque()
+                size = len(queue) + self._other_count
             queue.append(entry)
         else:
+            priority = Priority(priority)
+            maxsize = self._maxsize
+            if maxsize is not None and priority is not _SYSTEM and len(self) >= maxsize:
+                if not self._make_room(entry):
+                    return
             other = self._other
             if other is None:
                 other = self._other = [None, None, None, None]
@@ -261,10 +273,10 @@ class Mailbox:
                 queue = other[priority] = deque()
             queue.append(entry)
             self._other_count += 1
+            size = len(self) - 1
         self._put += 1
-        size = len(self)
-        if size > self._high_water:
-            self._high_water = size
+        if size >= self._high_water:
+            self._high_water = size + 1
         if self._getters:
             self._wake_getter(message_of(entry))
         wakeup = self._wakeup

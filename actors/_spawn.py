@@ -50,9 +50,14 @@ def new_cell(
     *,
     name: str | None,
     mailbox: Mailbox | None,
+    label: str | None = None,
     keep_factory: bool = False,
 ) -> ActorCell:
-    """Build, instantiate and attach a cell; the caller then awaits ``cell.start()``."""
+    """Build, instantiate and attach a cell; the caller then awaits ``cell.start()``.
+
+    ``name`` registers the actor (and names it in its path); an unregistered actor is
+    called ``label`` (a supervisor uses the child id) or ``<class>-<n>``.
+    """
     check_actor_class(actor_class)
     if mailbox is None:
         mailbox = Mailbox()
@@ -62,7 +67,7 @@ def new_cell(
         raise ValueError("`mailbox` is already used by another actor; give each actor its own")
     registered = name is not None
     if name is None:
-        name = f"{actor_class.__name__.lower()}-{system._next_id()}"
+        name = label or f"{actor_class.__name__.lower()}-{system._next_id()}"
     else:
         system._check_name(name)
     cell = ActorCell(system, parent, name, mailbox, registered=registered)
@@ -96,5 +101,9 @@ async def spawn(
     mailbox: Mailbox | None,
 ) -> ActorCell:
     cell = new_cell(system, parent, actor_class, args, kwargs, name=name, mailbox=mailbox)
-    await cell.start()
+    try:
+        await cell.start()
+    except ActorCrashed as error:
+        cell._finalize(error.__cause__ or error)
+        raise
     return cell

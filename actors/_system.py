@@ -19,7 +19,7 @@ import msgspec
 import structlog
 
 from ._actor import Actor
-from ._cell import ActorCell, Reason, describe, is_normal
+from ._cell import ActorCell, Reason, describe, is_normal, stop_children
 from ._mailbox import Mailbox
 from ._messages import DeadLetter
 from ._ref import ActorRef
@@ -48,7 +48,7 @@ class SystemMetrics(msgspec.Struct, frozen=True):
 class TreeSpec(Protocol):
     """Anything ``spawn_tree`` can start (``supervision.SupervisorSpec``)."""
 
-    async def start_tree(self, system: ActorSystem, parent: Any) -> ActorCell: ...
+    async def start_tree(self, system: ActorSystem, parent: Any) -> ActorRef: ...
 
 
 class _State(enum.Enum):
@@ -62,23 +62,25 @@ class Guardian:
     """The root parent of the actors spawned with ``system.spawn``: it never restarts
     them; a failure is logged (and published) and the actor's slot ends."""
 
-    __slots__ = ("children", "path", "system", "task_group")
+    __slots__ = ("children", "path", "system", "task_group", "trees")
 
     def __init__(self, system: ActorSystem, task_group: asyncio.TaskGroup) -> None:
         self.system = system
         self.path = system.name
         self.task_group = task_group
         self.children: dict[int, ActorCell] | None = {}
+        self.trees: set[int] = set()  # supervision trees whose failure fails the system
 
     def child_exited(self, child: ActorCell, reason: Reason) -> None:
         child._finalize(reason)
+        if id(child) in self.trees:
+            self.trees.discard(id(child))
+            if isinstance(reason, Exception):
+                self.system._fail(reason)
 
     async def stop_children(self) -> None:
-        children = self.children
-        while children:
-            child = next(reversed(children.values()))
-            await child.stop("shutdown")
-            children.pop(id(child), None)
+        if self.children:
+            await stop_children(self.children)
 
 
 class ActorSystem:
@@ -98,6 +100,8 @@ class ActorSystem:
         self._names: dict[str, ActorCell] = {}
         self._ids = itertools.count(1)
         self._listeners: list[Callable[[Any], None]] = []
+        self._host_task: asyncio.Task[Any] | None = None
+        self._failure: BaseException | None = None
         self._alive = self._spawned = self._stopped = self._failures = self._dead_letters = 0
 
     def __repr__(self) -> str:
@@ -110,6 +114,7 @@ class ActorSystem:
             )
         task_group = asyncio.TaskGroup()
         await task_group.__aenter__()
+        self._host_task = asyncio.current_task()
         self._task_group = task_group
         self._guardian = Guardian(self, task_group)
         self._state = _State.OPENED
@@ -122,13 +127,25 @@ class ActorSystem:
         tb: TracebackType | None,
     ) -> bool | None:
         assert self._task_group is not None and self._guardian is not None
+        failure = self._failure
+        if failure is not None and exc_type is asyncio.CancelledError:
+            # We cancelled the body to fail fast (see _fail): shut down, then raise why.
+            assert self._host_task is not None
+            self._host_task.uncancel()
+        else:
+            failure = None
         self._state = _State.CLOSING
         try:
             await self._guardian.stop_children()
         finally:
             self._state = _State.CLOSED
-            result = await self._task_group.__aexit__(exc_type, exc, tb)
-        return result
+            # Every actor has stopped, so this only confirms the group is empty. The
+            # body's exception is not passed in: TaskGroup would wrap it in an
+            # ExceptionGroup, and it must propagate unchanged.
+            await self._task_group.__aexit__(None, None, None)
+        if failure is not None:
+            raise failure
+        return None
 
     # ------------------------------------------------------------------ public API
 
@@ -155,8 +172,7 @@ class ActorSystem:
     async def spawn_tree(self, spec: TreeSpec) -> ActorRef:
         """Start a supervision tree (a ``supervision.SupervisorSpec``) under the root
         and return its supervisor's ref."""
-        cell = await spec.start_tree(self, self._opened())
-        return cell.ref
+        return await spec.start_tree(self, self._opened())
 
     def whereis(self, name: str) -> ActorRef | None:
         """The ref of the live actor registered as ``name``, or ``None``."""
@@ -198,6 +214,19 @@ class ActorSystem:
             )
             raise RuntimeError(f"ActorSystem `{self.name}` is not running: {hint}")
         return self._guardian
+
+    def _fail(self, error: BaseException) -> None:
+        """A supervision tree escalated to the top: fail fast. The body of the
+        ``async with`` is cancelled and ``__aexit__`` raises ``error`` after shutdown."""
+        if self._failure is None and self._state is _State.OPENED:
+            log.error("supervision tree failed; shutting the system down", error=describe(error))
+            self._failure = error
+            if self._host_task is not None:
+                self._host_task.cancel()
+
+    def _guardian_of_trees(self, cell: ActorCell) -> None:
+        """Mark a top-level supervisor: its failure fails the system."""
+        self._opened().trees.add(id(cell))
 
     def _next_id(self) -> int:
         return next(self._ids)

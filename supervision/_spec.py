@@ -1,0 +1,248 @@
+"""Child and supervisor specifications: what to start, how to restart it.
+
+Specs are ``msgspec.Struct``s, so one definition serves Python code and spec files
+(TOML, YAML, JSON, a dict): ``msgspec.convert`` validates a file's data into these very
+classes, and ``__post_init__`` checks what types alone cannot (duplicate ids,
+``significant`` on a permanent child, an ``actor`` named ``"package.module:Class"`` that
+does not import). Every error names the field and the offending value.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import math
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+import msgspec
+
+from actors import Actor, Overflow
+
+from ._errors import SpecError
+
+if TYPE_CHECKING:
+    from actors import ActorSystem
+    from actors._cell import Parent
+
+    from ._supervisor import SupervisorRef
+
+__all__ = [
+    "BRUTAL_KILL",
+    "AutoShutdown",
+    "Backoff",
+    "ChildSpec",
+    "ChildType",
+    "Restart",
+    "Strategy",
+    "SupervisorSpec",
+]
+
+BRUTAL_KILL: Final = "brutal_kill"
+"""``ChildSpec.shutdown`` value: cancel the child at once, without waiting."""
+
+INFINITY: Final = "infinity"
+"""``ChildSpec.shutdown`` value: wait for the child however long it takes."""
+
+DEFAULT_WORKER_SHUTDOWN = 5.0
+
+
+class Strategy(enum.Enum):
+    """Which children restart when one must (OTP restart strategies)."""
+
+    ONE_FOR_ONE = "one_for_one"
+    ONE_FOR_ALL = "one_for_all"
+    REST_FOR_ONE = "rest_for_one"
+    SIMPLE_ONE_FOR_ONE = "simple_one_for_one"
+
+
+class Restart(enum.Enum):
+    """When a child that exited is restarted."""
+
+    PERMANENT = "permanent"
+    """Always."""
+    TRANSIENT = "transient"
+    """Only after an abnormal exit (a crash; not a normal stop or a shutdown)."""
+    TEMPORARY = "temporary"
+    """Never; its spec is forgotten once it exits."""
+
+
+class AutoShutdown(enum.Enum):
+    """Whether a supervisor shuts itself down when significant children exit."""
+
+    NEVER = "never"
+    ANY_SIGNIFICANT = "any_significant"
+    ALL_SIGNIFICANT = "all_significant"
+
+
+class ChildType(enum.Enum):
+    WORKER = "worker"
+    SUPERVISOR = "supervisor"
+
+
+class Backoff(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    """Exponential delay between consecutive restarts of one child (beyond OTP).
+
+    Restart ``n`` of a child waits ``min * 2**n`` seconds, capped at ``max``, spread by
+    +/- ``jitter`` (a fraction of the delay). A child that ran for ``reset_after``
+    seconds before exiting starts again from ``min``. Messages sent to the child while
+    it waits are kept and delivered after the restart.
+    """
+
+    min: float = 0.1
+    max: float = 10.0
+    jitter: float = 0.1
+    reset_after: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min <= self.max:
+            raise SpecError(
+                f"backoff needs 0 < `min` <= `max`, got min={self.min!r}, max={self.max!r}"
+            )
+        if not 0 <= self.jitter < 1:
+            raise SpecError(f"backoff `jitter` must be in [0, 1), got {self.jitter!r}")
+        if self.reset_after <= 0:
+            raise SpecError(f"backoff `reset_after` must be > 0, got {self.reset_after!r}")
+
+
+def import_actor(target: str) -> type[Actor]:
+    """Resolve ``"package.module:Class"`` to an Actor subclass, with a clear error."""
+    module_name, sep, qualname = target.partition(":")
+    if not sep or not module_name or not qualname:
+        raise SpecError(f"`actor` must look like 'package.module:Class', got {target!r}")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SpecError(f"`actor` {target!r}: cannot import module `{module_name}`: {exc}") from exc
+    for part in qualname.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise SpecError(
+                f"`actor` {target!r}: module `{module_name}` has no `{qualname}`"
+            ) from None
+    if not (isinstance(obj, type) and issubclass(obj, Actor)):
+        raise SpecError(f"`actor` {target!r} is not an Actor subclass")
+    return obj
+
+
+class ChildSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One child of a supervisor.
+
+    ``actor`` is an ``Actor`` subclass, a ``"package.module:Class"`` string (spec files),
+    or a nested :class:`SupervisorSpec`. ``args``/``kwargs`` go to the actor's
+    ``__init__``. ``shutdown`` is the seconds a child gets to finish ``stopped()`` before
+    it is cancelled: a float, ``BRUTAL_KILL`` or ``"infinity"``; by default 5 s for a
+    worker and infinity for a supervisor. ``name`` registers the child in the system
+    (``whereis``); ``mailbox_size`` and ``overflow`` bound its mailbox.
+    """
+
+    id: str
+    actor: Any
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    restart: Restart = Restart.PERMANENT
+    shutdown: float | Literal["brutal_kill", "infinity"] | None = None
+    type: ChildType | None = None
+    significant: bool = False
+    name: str | None = None
+    mailbox_size: int | None = None
+    overflow: Overflow = Overflow.WAIT
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id:
+            raise SpecError(f"child `id` must be a non-empty string, got {self.id!r}")
+        actor = self.actor
+        if isinstance(actor, str):
+            self.actor = import_actor(actor)
+        elif isinstance(actor, dict):
+            self.actor = msgspec.convert(actor, SupervisorSpec)
+        elif not (
+            isinstance(actor, SupervisorSpec)
+            or (isinstance(actor, type) and issubclass(actor, Actor))
+        ):
+            raise SpecError(
+                f"child `{self.id}`: `actor` must be an Actor subclass, "
+                f"'package.module:Class' or a SupervisorSpec, got {actor!r}"
+            )
+        kind = ChildType.SUPERVISOR if isinstance(self.actor, SupervisorSpec) else ChildType.WORKER
+        if self.type is None:
+            self.type = kind
+        elif self.type is not kind:
+            raise SpecError(
+                f"child `{self.id}`: `type` is {self.type.value!r} but `actor` is a {kind.value}"
+            )
+        if self.significant and self.restart is Restart.PERMANENT:
+            raise SpecError(
+                f"child `{self.id}`: `significant` cannot be true for a permanent child "
+                "(use restart 'transient' or 'temporary')"
+            )
+        shutdown = self.shutdown
+        if isinstance(shutdown, (int, float)) and not isinstance(shutdown, bool):
+            if not shutdown >= 0:
+                raise SpecError(f"child `{self.id}`: `shutdown` must be >= 0, got {shutdown!r}")
+        elif shutdown not in (None, BRUTAL_KILL, INFINITY):
+            raise SpecError(
+                f"child `{self.id}`: `shutdown` must be seconds, 'brutal_kill' or "
+                f"'infinity', got {shutdown!r}"
+            )
+        if self.mailbox_size is not None and self.mailbox_size < 1:
+            raise SpecError(
+                f"child `{self.id}`: `mailbox_size` must be >= 1, got {self.mailbox_size!r}"
+            )
+        self.args = list(self.args)
+
+    @property
+    def shutdown_seconds(self) -> float | None:
+        """The shutdown time as seconds (0 = brutal kill, None = no limit)."""
+        shutdown = self.shutdown
+        if shutdown is None:
+            return None if self.type is ChildType.SUPERVISOR else DEFAULT_WORKER_SHUTDOWN
+        if shutdown == BRUTAL_KILL:
+            return 0.0
+        if shutdown == INFINITY or shutdown == math.inf:
+            return None
+        return float(shutdown)
+
+
+class SupervisorSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A supervisor: its strategy, its restart intensity and its children.
+
+    More than ``max_restarts`` restarts within ``within`` seconds make it give up: it
+    stops all its children (newest first) and fails, which its parent sees as a child
+    failure. ``auto_shutdown`` reacts to significant children exiting by themselves.
+    ``backoff`` (optional) spaces consecutive restarts of a child. For
+    ``simple_one_for_one``, ``children`` holds exactly one template child. ``name``
+    registers the supervisor in the system.
+    """
+
+    strategy: Strategy = Strategy.ONE_FOR_ONE
+    max_restarts: int = 1
+    within: float = 5.0
+    children: list[ChildSpec] = []
+    auto_shutdown: AutoShutdown = AutoShutdown.NEVER
+    backoff: Backoff | None = None
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_restarts, bool) or self.max_restarts < 0:
+            raise SpecError(f"`max_restarts` must be >= 0, got {self.max_restarts!r}")
+        if not self.within > 0:
+            raise SpecError(f"`within` must be > 0 seconds, got {self.within!r}")
+        seen: set[str] = set()
+        for child in self.children:
+            if not isinstance(child, ChildSpec):
+                raise SpecError(f"`children` must hold ChildSpecs, got {child!r}")
+            if child.id in seen:
+                raise SpecError(f"duplicate child id `{child.id}`")
+            seen.add(child.id)
+        if self.strategy is Strategy.SIMPLE_ONE_FOR_ONE and len(self.children) != 1:
+            raise SpecError(
+                "a simple_one_for_one supervisor needs exactly one template child, "
+                f"got {len(self.children)}"
+            )
+
+    async def start_tree(self, system: ActorSystem, parent: Parent) -> SupervisorRef:
+        """Start this tree under ``parent`` (``ActorSystem.spawn_tree`` calls this)."""
+        from ._supervisor import start_supervisor
+
+        return await start_supervisor(system, parent, self, escalate_to_system=True)

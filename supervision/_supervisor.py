@@ -1,0 +1,643 @@
+"""The ``Supervisor`` actor: OTP's ``supervisor`` on asyncio.
+
+The supervisor is an ordinary actor. Its children run in a ``TaskGroup`` of its own,
+hosted by one task it starts in its parent's task group; nothing of theirs can outlive
+it. A child's exit arrives as a ``ChildExited`` message at system priority, so exits,
+restarts and the dynamic API (``start_child`` ...) are handled one at a time, in order,
+exactly like the messages of a ``gen_server``.
+
+What to do is decided by the pure functions of ``_policy``; this module carries it out.
+A restart that fails is not retried in a loop: the child is marked restarting and a
+``TryAgain`` goes to the supervisor's own mailbox (OTP's ``try_again_restart``), so a
+stop request queued meanwhile is handled first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import msgspec
+import structlog
+
+from actors import (
+    Actor,
+    ActorCrashed,
+    ActorRef,
+    ActorRestarted,
+    ActorSystem,
+    Mailbox,
+    Priority,
+    SupervisorEscalated,
+)
+from actors._cell import STOPPED, SUSPENDED, ActorCell, Parent, Reason, describe, is_normal
+from actors._spawn import new_cell
+
+from . import _policy as policy
+from ._errors import ChildError, ChildStartError, RestartIntensityExceeded
+from ._spec import ChildSpec, ChildType, Restart, Strategy, SupervisorSpec
+
+__all__ = ["ChildCounts", "ChildInfo", "Supervisor", "SupervisorRef"]
+
+log = structlog.get_logger("actors.supervision")
+
+
+class ChildInfo(msgspec.Struct, frozen=True):
+    """One row of ``which_children()``: ``status`` is ``"running"``, ``"restarting"``
+    or ``"terminated"`` (spec kept, not running); ``ref`` is None unless running or
+    restarting. Dynamic children of a simple_one_for_one supervisor carry the
+    template's id."""
+
+    id: str
+    ref: ActorRef | None
+    type: ChildType
+    status: str
+
+
+class ChildCounts(msgspec.Struct, frozen=True):
+    """``count_children()``: OTP's specs, active, supervisors, workers."""
+
+    specs: int
+    active: int
+    supervisors: int
+    workers: int
+
+
+# ---------------------------------------------------------------- the supervisor's messages
+
+
+class ChildExited(msgspec.Struct, frozen=True):
+    cell: Any
+    reason: Any
+    incarnation: int
+
+
+class TryAgain(msgspec.Struct, frozen=True):
+    """Retry restarting ``key`` (a failed restart attempt, OTP try_again_restart)."""
+
+    key: str
+
+
+class StartAfterBackoff(msgspec.Struct, frozen=True):
+    """The backoff delay of a restart is over: start these children (start order)."""
+
+    keys: list[str]
+
+
+class StartChild(msgspec.Struct, frozen=True):
+    spec: ChildSpec | None
+    args: tuple[Any, ...] = ()
+
+
+class TerminateChild(msgspec.Struct, frozen=True):
+    target: Any  # a child id, or a ref for simple_one_for_one
+
+
+class RestartChild(msgspec.Struct, frozen=True):
+    id: str
+
+
+class DeleteChild(msgspec.Struct, frozen=True):
+    id: str
+
+
+class WhichChildren(msgspec.Struct, frozen=True):
+    pass
+
+
+class CountChildren(msgspec.Struct, frozen=True):
+    pass
+
+
+class _Failed:
+    """A dynamic-API error travelling back to the caller as a value, so that a refused
+    request never crashes the supervisor; ``SupervisorRef`` raises it."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+class SupervisorRef(ActorRef):
+    """The ref of a supervisor: an ``ActorRef`` plus OTP's dynamic API.
+
+    Each method is one ask to the supervisor; errors are raised here, in the caller.
+    """
+
+    __slots__ = ()
+
+    async def _call(self, request: Any, timeout: float) -> Any:
+        result = await self.ask(request, timeout=timeout)
+        if isinstance(result, _Failed):
+            raise result.error
+        return result
+
+    async def start_child(self, *spec_or_args: Any, timeout: float = 5.0) -> ActorRef:
+        """Start a child: ``start_child(ChildSpec(...))``, or for simple_one_for_one
+        ``start_child(*extra_args)`` (appended to the template's args)."""
+        if len(spec_or_args) == 1 and isinstance(spec_or_args[0], ChildSpec):
+            return await self._call(StartChild(spec_or_args[0]), timeout)  # type: ignore[no-any-return]
+        return await self._call(StartChild(None, spec_or_args), timeout)  # type: ignore[no-any-return]
+
+    async def terminate_child(self, child: str | ActorRef, *, timeout: float = 5.0) -> None:
+        """Stop a child (its shutdown time honoured); its spec is kept, unless it is
+        temporary or dynamic (simple_one_for_one: pass the child's ref)."""
+        await self._call(TerminateChild(child), timeout)
+
+    async def restart_child(self, child_id: str, *, timeout: float = 5.0) -> ActorRef:
+        """Start again a child that was terminated (its spec kept)."""
+        return await self._call(RestartChild(child_id), timeout)  # type: ignore[no-any-return]
+
+    async def delete_child(self, child_id: str, *, timeout: float = 5.0) -> None:
+        """Forget the spec of a terminated child."""
+        await self._call(DeleteChild(child_id), timeout)
+
+    async def which_children(self, *, timeout: float = 5.0) -> list[ChildInfo]:
+        return await self._call(WhichChildren(), timeout)  # type: ignore[no-any-return]
+
+    async def count_children(self, *, timeout: float = 5.0) -> ChildCounts:
+        return await self._call(CountChildren(), timeout)  # type: ignore[no-any-return]
+
+
+class _Child:
+    """The supervisor's record of one child slot."""
+
+    __slots__ = (
+        "args",
+        "attempt",
+        "cell",
+        "incarnation",
+        "key",
+        "restarting",
+        "restarts",
+        "spec",
+        "started_at",
+        "timer",
+    )
+
+    def __init__(self, key: str, spec: ChildSpec, args: tuple[Any, ...]) -> None:
+        self.key = key  # the child id; "<template id>-<n>" for dynamic children
+        self.spec = spec
+        self.args = args  # the args its actor is started with
+        self.cell: ActorCell | None = None  # None: terminated (or never started)
+        self.restarting = False  # waiting for a (re)start: backoff or a failed attempt
+        self.incarnation = 0  # bumped at every start: tells stale exits apart
+        self.restarts = 0
+        self.attempt = 0  # consecutive restarts, for the backoff
+        self.started_at = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.cell is not None and not self.restarting and self.cell.state != STOPPED
+
+    @property
+    def status(self) -> str:
+        if self.restarting:
+            return "restarting"
+        return "running" if self.running else "terminated"
+
+
+class _Group:
+    """The parent of a supervisor's children: owns their task group and routes their
+    exits to the supervisor's mailbox."""
+
+    __slots__ = ("children", "closing", "path", "supervisor", "system", "task_group", "terminating")
+
+    def __init__(self, supervisor: Supervisor, task_group: asyncio.TaskGroup) -> None:
+        self.supervisor = supervisor
+        self.system = supervisor.system
+        self.path = supervisor.path
+        self.task_group = task_group
+        self.children: dict[int, ActorCell] | None = {}
+        self.terminating: set[int] = set()  # cells the supervisor is stopping itself
+        self.closing = False
+
+    def child_exited(self, child: ActorCell, reason: Reason) -> None:
+        child.state = SUSPENDED
+        if id(child) in self.terminating:
+            return  # the supervisor stopped it and handles the rest
+        if self.closing:
+            child._finalize(reason)
+            return
+        record = self.supervisor._by_cell.get(id(child))
+        incarnation = record.incarnation if record is not None else -1
+        self.supervisor._cell.deliver(ChildExited(child, reason, incarnation), Priority.SYSTEM)
+
+
+class Supervisor(Actor):
+    """Supervises children as its ``SupervisorSpec`` says. Start one with
+    ``system.spawn_tree(spec)`` (or as a child with ``ChildSpec(actor=SupervisorSpec)``)."""
+
+    def __init__(self, spec: SupervisorSpec) -> None:
+        self.spec = spec
+        self._children: list[_Child] = []  # start order
+        self._by_key: dict[str, _Child] = {}
+        self._by_cell: dict[int, _Child] = {}
+        self._restarts: list[float] = []  # restart times, newest first (intensity)
+        self._dynamic = 0
+        self._rng = random.Random()
+        self._group: _Group | None = None
+        self._host: asyncio.Task[None] | None = None
+        self._release: asyncio.Future[None] | None = None
+
+    # ------------------------------------------------------------------ life cycle
+
+    async def started(self) -> None:
+        await self._open_group()
+        if self.spec.strategy is Strategy.SIMPLE_ONE_FOR_ONE:
+            return
+        for spec in self.spec.children:
+            child = self._add(spec.id, spec, tuple(spec.args))
+            try:
+                await self._start(child)
+            except ChildStartError:
+                self._remove(child)
+                await self._terminate_all()
+                await self._close_group()
+                raise
+
+    async def stopped(self) -> None:
+        await self._terminate_all()
+        await self._close_group()
+
+    def _killed(self) -> None:
+        group = self._group
+        if group is not None:
+            group.closing = True
+            for child in reversed(self._children):
+                if child.timer is not None:
+                    child.timer.cancel()
+                if child.cell is not None:
+                    child.cell.kill()
+        if self._host is not None:
+            self._host.cancel()
+
+    async def _open_group(self) -> None:
+        """Start the host task whose TaskGroup will own every child task."""
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[asyncio.TaskGroup] = loop.create_future()
+        self._release = loop.create_future()
+        self._host = self._cell.task_group.create_task(self._host_group(ready, self._release))
+        self._group = _Group(self, await ready)
+
+    async def _host_group(
+        self, ready: asyncio.Future[asyncio.TaskGroup], release: asyncio.Future[None]
+    ) -> None:
+        async with asyncio.TaskGroup() as task_group:
+            ready.set_result(task_group)
+            await release
+
+    async def _close_group(self) -> None:
+        if self._group is not None:
+            self._group.closing = True
+        if self._release is not None and not self._release.done():
+            self._release.set_result(None)
+        if self._host is not None:
+            await self._host
+
+    # ------------------------------------------------------------------ requests
+
+    async def receive(self, message: Any) -> Any:
+        simple = self.spec.strategy is Strategy.SIMPLE_ONE_FOR_ONE
+        match message:
+            case ChildExited(cell, reason, incarnation):
+                await self._child_exited(cell, reason, incarnation)
+            case TryAgain(key):
+                child = self._by_key.get(key)
+                if child is not None and child.restarting:
+                    await self._restart(child)
+            case StartAfterBackoff(keys):
+                members = [self._by_key[k] for k in keys if k in self._by_key]
+                await self._start_members([c for c in members if c.restarting])
+            # The dynamic API: requests simple_one_for_one refuses come first (OTP).
+            case RestartChild() | DeleteChild() if simple:
+                return _Failed(
+                    self._error(
+                        "simple_one_for_one", "not allowed for a simple_one_for_one supervisor"
+                    )
+                )
+            case StartChild(spec, args):
+                return await self._start_child(spec, args)
+            case TerminateChild(target):
+                return await self._terminate_child(target)
+            case RestartChild(child_id):
+                return await self._restart_child(child_id)
+            case DeleteChild(child_id):
+                return self._delete_child(child_id)
+            case WhichChildren():
+                return [
+                    ChildInfo(
+                        c.spec.id,
+                        c.cell.ref if c.cell is not None and c.status != "terminated" else None,
+                        c.spec.type or ChildType.WORKER,
+                        c.status,
+                    )
+                    for c in self._children
+                ]
+            case CountChildren():
+                supervisors = sum(1 for c in self._children if c.spec.type is ChildType.SUPERVISOR)
+                return ChildCounts(
+                    specs=len(self._children),
+                    active=sum(1 for c in self._children if c.running),
+                    supervisors=supervisors,
+                    workers=len(self._children) - supervisors,
+                )
+            case _:
+                raise TypeError(f"supervisor `{self.path}` got an unknown request {message!r}")
+        return None
+
+    def _error(self, reason: str, text: str, key: str | None = None) -> ChildError:
+        about = f"child `{key}` of " if key is not None else ""
+        return ChildError(f"{about}`{self.path}`: {text}", reason=reason, actor=self.path)
+
+    async def _start_child(self, spec: ChildSpec | None, args: tuple[Any, ...]) -> Any:
+        if self.spec.strategy is Strategy.SIMPLE_ONE_FOR_ONE:
+            template = self.spec.children[0]
+            self._dynamic += 1
+            child = self._add(f"{template.id}-{self._dynamic}", template, (*template.args, *args))
+        elif spec is None:
+            raise TypeError("start_child needs a ChildSpec (extra args are for simple_one_for_one)")
+        else:
+            existing = self._by_key.get(spec.id)
+            if existing is not None:
+                if existing.running or existing.restarting:
+                    return _Failed(self._error("already_started", "already started", spec.id))
+                return _Failed(self._error("already_present", "already present", spec.id))
+            child = self._add(spec.id, spec, tuple(spec.args))
+        try:
+            cell = await self._start(child)
+        except ChildStartError as error:
+            self._remove(child)
+            return _Failed(error)
+        return cell.ref
+
+    async def _terminate_child(self, target: Any) -> Any:
+        if self.spec.strategy is Strategy.SIMPLE_ONE_FOR_ONE:
+            child = self._by_cell.get(id(target._cell)) if isinstance(target, ActorRef) else None
+            if child is None:
+                return _Failed(self._error("not_found", f"no dynamic child {target!r}"))
+            await self._terminate(child, keep_slot=False)
+            self._remove(child)
+            return None
+        child = self._by_key.get(target) if isinstance(target, str) else None
+        if child is None:
+            return _Failed(self._error("not_found", "not found", str(target)))
+        await self._terminate(child, keep_slot=False)
+        if child.spec.restart is Restart.TEMPORARY:
+            self._remove(child)
+        return None
+
+    async def _restart_child(self, child_id: str) -> Any:
+        child = self._by_key.get(child_id)
+        if child is None:
+            return _Failed(self._error("not_found", "not found", child_id))
+        if child.restarting:
+            return _Failed(self._error("restarting", "is restarting", child_id))
+        if child.running:
+            return _Failed(self._error("running", "is running", child_id))
+        try:
+            cell = await self._start(child)
+        except ChildStartError as error:
+            return _Failed(error)
+        return cell.ref
+
+    def _delete_child(self, child_id: str) -> Any:
+        child = self._by_key.get(child_id)
+        if child is None:
+            return _Failed(self._error("not_found", "not found", child_id))
+        if child.restarting:
+            return _Failed(self._error("restarting", "is restarting", child_id))
+        if child.running:
+            return _Failed(self._error("running", "is running", child_id))
+        self._remove(child)
+        return None
+
+    # ------------------------------------------------------------------ exits and restarts
+
+    async def _child_exited(self, cell: ActorCell, reason: Reason, incarnation: int) -> None:
+        child = self._by_cell.get(id(cell))
+        if child is None or child.cell is not cell or child.incarnation != incarnation:
+            if cell.state == SUSPENDED and (child is None or child.cell is not cell):
+                cell._finalize(reason)
+            return  # an exit from an incarnation we already dealt with
+        if policy.should_restart(child.spec.restart, is_normal(reason)):
+            await self._restart(child)
+            return
+        # Not restarted: the slot ends. Temporary children are forgotten (OTP).
+        cell._finalize(reason)
+        child.cell = None
+        self._by_cell.pop(id(cell), None)
+        if child.spec.restart is Restart.TEMPORARY:
+            self._remove(child)
+        if child.spec.significant:
+            left = sum(1 for c in self._children if c.spec.significant and c.running)
+            if policy.should_auto_shutdown(self.spec.auto_shutdown, left):
+                log.info("auto shutdown", supervisor=self.path, child=child.key)
+                self._cell.request_stop("shutdown")
+
+    async def _restart(self, child: _Child) -> None:
+        """Restart ``child`` (and its strategy group), or give up if over intensity."""
+        spec = self.spec
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        self._restarts = policy.add_restart(self._restarts, now, spec.within)
+        if policy.intensity_exceeded(self._restarts, spec.max_restarts):
+            text = (
+                f"supervisor `{self.path}` gave up: more than {spec.max_restarts} "
+                f"restart(s) within {spec.within} s (last: child `{child.key}`)"
+            )
+            log.error("restart intensity exceeded", supervisor=self.path, child=child.key)
+            system = self.system
+            if system._listeners:
+                system._emit(SupervisorEscalated(self.path, text))
+            raise RestartIntensityExceeded(text, actor=self.path)
+        keys = policy.restart_group(spec.strategy, [c.key for c in self._children], child.key)
+        members = [self._by_key[k] for k in keys]
+        for member in reversed(members):
+            if member is not child and member.running:
+                await self._terminate(member, keep_slot=True)
+        # Temporary siblings are terminated for good, not restarted (OTP).
+        for member in members:
+            if member is not child and member.spec.restart is Restart.TEMPORARY:
+                self._finalize_slot(member, "shutdown")
+                self._remove(member)
+        members = [m for m in members if m.key in self._by_key]
+        for member in members:
+            member.restarting = True
+        if child.started_at and now - child.started_at >= self._reset_after():
+            child.attempt = 0
+        delay = policy.backoff_delay(spec.backoff, child.attempt, self._rng)
+        child.attempt += 1
+        if delay > 0:
+            child.timer = loop.call_later(
+                delay,
+                self._cell.deliver,
+                StartAfterBackoff([m.key for m in members]),
+                Priority.SYSTEM,
+            )
+            return
+        await self._start_members(members)
+
+    def _reset_after(self) -> float:
+        backoff = self.spec.backoff
+        return backoff.reset_after if backoff is not None else 0.0
+
+    async def _start_members(self, members: list[_Child]) -> None:
+        for index, member in enumerate(members):
+            member.timer = None
+            try:
+                cell = await self._start(member)
+            except ChildStartError:
+                for rest in members[index:]:
+                    rest.restarting = True
+                self._cell.deliver(TryAgain(member.key), Priority.SYSTEM)
+                return
+            member.restarts += 1
+            system = self.system
+            if system._listeners:
+                system._emit(ActorRestarted(cell.path, member.restarts))
+
+    # ------------------------------------------------------------------ starting and stopping children
+
+    def _add(self, key: str, spec: ChildSpec, args: tuple[Any, ...]) -> _Child:
+        child = _Child(key, spec, args)
+        self._children.append(child)
+        self._by_key[key] = child
+        return child
+
+    def _remove(self, child: _Child) -> None:
+        if child.timer is not None:
+            child.timer.cancel()
+        if self._by_key.get(child.key) is child:
+            del self._by_key[child.key]
+            self._children.remove(child)
+        if child.cell is not None:
+            self._by_cell.pop(id(child.cell), None)
+
+    async def _start(self, child: _Child) -> ActorCell:
+        """Start a child's slot: a new cell, or a new incarnation in its kept cell."""
+        assert self._group is not None
+        spec = child.spec
+        cell = child.cell
+        try:
+            if cell is None or cell.state == STOPPED:
+                cell = _new_child_cell(self.system, self._group, spec, child.key, child.args)
+                child.cell = cell
+                self._by_cell[id(cell)] = child
+            else:
+                cell.reincarnate()
+            child.incarnation += 1
+            await cell.start()
+        except ActorCrashed as crash:
+            cause = crash.__cause__ or crash
+            raise self._start_error(child, cause) from cause
+        except Exception as exc:  # the actor's __init__ raised during a restart
+            raise self._start_error(child, exc) from exc
+        child.restarting = False
+        child.started_at = asyncio.get_running_loop().time()
+        return cell
+
+    def _start_error(self, child: _Child, cause: BaseException) -> ChildStartError:
+        log.error(
+            "child failed to start", supervisor=self.path, child=child.key, error=describe(cause)
+        )
+        if child.cell is not None and child.cell.state == STOPPED:
+            self._by_cell.pop(id(child.cell), None)
+            child.cell = None
+        return ChildStartError(
+            f"child `{child.key}` of `{self.path}` failed to start: {describe(cause)}",
+            child_id=child.key,
+            actor=self.path,
+        )
+
+    async def _terminate(self, child: _Child, *, keep_slot: bool) -> None:
+        """Stop a running child within its shutdown time. ``keep_slot`` keeps its cell
+        (ref and queued messages) for a restart; otherwise the slot ends."""
+        if child.timer is not None:
+            child.timer.cancel()
+            child.timer = None
+        cell = child.cell
+        if cell is None:
+            child.restarting = False
+            return
+        assert self._group is not None
+        if cell.state not in (SUSPENDED, STOPPED):
+            self._group.terminating.add(id(cell))
+            try:
+                await cell.stop("shutdown")
+            finally:
+                self._group.terminating.discard(id(cell))
+        if not keep_slot:
+            self._finalize_slot(child, "shutdown")
+
+    def _finalize_slot(self, child: _Child, reason: Reason) -> None:
+        cell = child.cell
+        if cell is not None:
+            cell._finalize(reason)
+            self._by_cell.pop(id(cell), None)
+        child.cell = None
+        child.restarting = False
+
+    async def _terminate_all(self) -> None:
+        """Stop every child, newest first (supervisor shutdown or escalation)."""
+        for child in reversed(list(self._children)):
+            await self._terminate(child, keep_slot=False)
+
+
+def _new_child_cell(
+    system: ActorSystem, group: _Group, spec: ChildSpec, key: str, args: tuple[Any, ...]
+) -> ActorCell:
+    mailbox = Mailbox(spec.mailbox_size, spec.overflow)
+    if isinstance(spec.actor, SupervisorSpec):
+        cell = new_cell(
+            system,
+            group,
+            Supervisor,
+            (spec.actor,),
+            {},
+            name=spec.name,
+            label=key,
+            mailbox=mailbox,
+            keep_factory=True,
+        )
+        cell.ref = SupervisorRef(cell)
+    else:
+        cell = new_cell(
+            system,
+            group,
+            spec.actor,
+            args,
+            dict(spec.kwargs),
+            name=spec.name,
+            label=key,
+            mailbox=mailbox,
+            keep_factory=True,
+        )
+    cell.shutdown = spec.shutdown_seconds
+    return cell
+
+
+async def start_supervisor(
+    system: ActorSystem, parent: Parent, spec: SupervisorSpec, *, escalate_to_system: bool
+) -> SupervisorRef:
+    """Start a supervisor for ``spec`` under ``parent``; raise ``ChildStartError`` if a
+    child fails to start (the ones started are stopped first)."""
+    cell = new_cell(
+        system, parent, Supervisor, (spec,), {}, name=spec.name, label=None, mailbox=None
+    )
+    ref = SupervisorRef(cell)
+    cell.ref = ref
+    cell.shutdown = None
+    if escalate_to_system:
+        system._guardian_of_trees(cell)
+    try:
+        await cell.start()
+    except ActorCrashed as crash:
+        cell._finalize(crash.__cause__ or crash)
+        if isinstance(crash.__cause__, ChildStartError):
+            raise crash.__cause__ from crash.__cause__.__cause__
+        raise
+    return ref
