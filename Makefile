@@ -29,7 +29,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 run: $(STAMP)
-	$(PY) -m examples.pipeline.summary
+	$(PY) -m actors run examples/pipeline/tree.toml --duration 5
 
 bench: $(BENCH_STAMP)
 	$(PY) -m bench

@@ -5,6 +5,8 @@ modules (``actors/_*.py``), which may change without notice. ``supervision`` and
 ``transport`` build on this package; it imports neither.
 """
 
+import msgspec
+
 from ._actor import Actor
 from ._errors import (
     ActorCrashed,
@@ -55,8 +57,12 @@ __all__ = [
     "run",
 ]
 
+# Reprs and tracebacks say `actors.X`, not the private module. Not for msgspec Structs:
+# msgspec resolves their annotations in the namespace of ``__module__``.
 for _name in __all__:
     _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("actors._"):
+    if getattr(_obj, "__module__", "").startswith("actors._") and not (
+        isinstance(_obj, type) and issubclass(_obj, msgspec.Struct)
+    ):
         _obj.__module__ = "actors"
 del _name, _obj

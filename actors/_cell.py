@@ -73,7 +73,9 @@ async def stop_children(children: dict[int, ActorCell]) -> None:
 class Parent(Protocol):
     """What a cell needs from whoever owns it: a guardian, an actor, a supervisor."""
 
-    path: str
+    @property
+    def path(self) -> str: ...
+
     system: ActorSystem
     task_group: asyncio.TaskGroup
     children: dict[int, ActorCell] | None
@@ -229,6 +231,7 @@ class ActorCell:
         receive = self.actor.receive
         reply_class = Reply
         budget = THROUGHPUT
+        handled = 0
         while self.state == RUNNING:
             if mailbox._other_count:
                 entry = mailbox._pop_next()
@@ -238,9 +241,11 @@ class ActorCell:
             if entry is _NOTHING:
                 self.task = None
                 self.sender = None
+                self.system._handled += handled
                 mailbox._release_storage()
                 mailbox._wakeup = self
                 return None
+            handled += 1
             mailbox._got += 1
             if mailbox._putters:
                 mailbox._wake_putter()
@@ -262,6 +267,7 @@ class ActorCell:
                     )
                     error.__cause__ = exc
                     sender.fail(error)
+                self.system._handled += handled
                 self._report_failure(exc, message)
                 return exc
             if sender.__class__ is reply_class:
@@ -270,6 +276,7 @@ class ActorCell:
             if not budget:
                 budget = THROUGHPUT
                 await asyncio.sleep(0)
+        self.system._handled += handled
         return self.stop_reason
 
     def _report_failure(self, exc: BaseException, message: Any) -> None:

@@ -262,9 +262,13 @@ class Mailbox:
         else:
             priority = Priority(priority)
             maxsize = self._maxsize
-            if maxsize is not None and priority is not _SYSTEM and len(self) >= maxsize:
-                if not self._make_room(entry):
-                    return
+            if (
+                maxsize is not None
+                and priority is not _SYSTEM
+                and len(self) >= maxsize
+                and not self._make_room(entry)
+            ):
+                return
             other = self._other
             if other is None:
                 other = self._other = [None, None, None, None]
@@ -365,7 +369,7 @@ class Mailbox:
                         await self._wait_match(predicate)
             except TimeoutError:
                 pass
-        batch = []
+        batch: list[Any] = []
         while len(batch) < max_messages:
             entry = self._take(predicate)
             if entry is _NOTHING:
@@ -538,9 +542,9 @@ class Mailbox:
 
     def remove(self, predicate: Predicate) -> list[Any]:
         """Remove every message ``predicate`` accepts and return them, in order."""
-        removed = []
+        removed: list[Any] = []
         for queue in list(self._queues()):
-            kept = []
+            kept: list[Any] = []
             for entry in queue:
                 (removed if predicate(message_of(entry)) else kept).append(entry)
             if len(kept) < len(queue):

@@ -43,6 +43,8 @@ class SystemMetrics(msgspec.Struct, frozen=True):
     failures: int
     """Exceptions raised by actors while starting or handling a message."""
     dead_letters: int
+    messages_handled: int
+    """Messages handed to ``receive`` (counted when an actor goes idle or stops)."""
 
 
 class TreeSpec(Protocol):
@@ -103,6 +105,7 @@ class ActorSystem:
         self._host_task: asyncio.Task[Any] | None = None
         self._failure: BaseException | None = None
         self._alive = self._spawned = self._stopped = self._failures = self._dead_letters = 0
+        self._handled = 0
 
     def __repr__(self) -> str:
         return f"<ActorSystem {self.name!r} {self._state.value}>"
@@ -196,6 +199,7 @@ class ActorSystem:
             stopped=self._stopped,
             failures=self._failures,
             dead_letters=self._dead_letters,
+            messages_handled=self._handled,
         )
 
     @property

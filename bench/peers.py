@@ -9,6 +9,7 @@ peers at all.
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pykka
@@ -77,8 +78,20 @@ def pykka_stop_all() -> None:
 
 
 def thespian_system(base: str = "simpleSystemBase") -> ThespianSystem:
-    """A fresh Thespian system of ``base``, never shared with another process's."""
-    return ThespianSystem(base, transientUnique=True, logDefs=False)
+    """A fresh Thespian system of ``base``, never joined to another process's.
+
+    The multi-process base gets its admin on a free port of its own rather than the
+    default 1900, so a stale admin left by some other run can never answer for it.
+    """
+    if base == "simpleSystemBase":
+        return ThespianSystem(base, transientUnique=True, logDefs=False)
+    return ThespianSystem(base, {"Admin Port": _free_port()}, transientUnique=True)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 class ThespianCounter(ThespianActor):  # type: ignore[misc]

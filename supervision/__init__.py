@@ -5,6 +5,8 @@ or JSON with ``load_spec``) and start it with ``system.spawn_tree(spec)``; the r
 ``SupervisorRef`` carries the dynamic API (``start_child``, ``which_children`` ...).
 """
 
+import msgspec
+
 from ._errors import (
     ChildError,
     ChildStartError,
@@ -46,8 +48,12 @@ __all__ = [
     "load_spec",
 ]
 
+# Reprs and tracebacks say `supervision.X`, not the private module. Not for msgspec Structs:
+# msgspec resolves their annotations in the namespace of ``__module__``.
 for _name in __all__:
     _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("supervision._"):
+    if getattr(_obj, "__module__", "").startswith("supervision._") and not (
+        isinstance(_obj, type) and issubclass(_obj, msgspec.Struct)
+    ):
         _obj.__module__ = "supervision"
 del _name, _obj

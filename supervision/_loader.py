@@ -10,6 +10,7 @@ not import is reported with its location, e.g.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -59,16 +60,14 @@ def load_spec(
         data = source.encode()
         fmt = format or _guess(source)
         label = f"{fmt} spec"
-    decoders = {
-        "toml": msgspec.toml.decode,
-        "yaml": msgspec.yaml.decode,
-        "json": msgspec.json.decode,
-    }
-    decode = decoders[fmt]
-    return _decode(lambda: decode(data, type=SupervisorSpec), label)
+    if fmt == "toml":
+        return _decode(lambda: msgspec.toml.decode(data, type=SupervisorSpec), label)
+    if fmt == "yaml":
+        return _decode(lambda: msgspec.yaml.decode(data, type=SupervisorSpec), label)
+    return _decode(lambda: msgspec.json.decode(data, type=SupervisorSpec), label)
 
 
-def _decode(run: Any, label: str) -> SupervisorSpec:
+def _decode(run: Callable[[], SupervisorSpec], label: str) -> SupervisorSpec:
     try:
         spec: SupervisorSpec = run()
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:

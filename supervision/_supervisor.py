@@ -500,7 +500,7 @@ class Supervisor(Actor):
             if system._listeners:
                 system._emit(ActorRestarted(cell.path, member.restarts))
 
-    # ------------------------------------------------------------------ starting and stopping children
+    # ------------------------------------------------------------------ starting, stopping
 
     def _add(self, key: str, spec: ChildSpec, args: tuple[Any, ...]) -> _Child:
         child = _Child(key, spec, args)

@@ -109,6 +109,20 @@ async def test_put_default_priority_is_normal() -> None:
     assert mailbox.clear() == ["high", "default", "awaited default", "low"]
 
 
+@pytest.mark.parametrize("level", list(Priority), ids=lambda p: p.name)
+async def test_put_plain_int_priority_behaves_like_the_enum_member(level: Priority) -> None:
+    mailbox = Mailbox()
+    for other in Priority:
+        mailbox.put_nowait(f"enum {other.name}", other)
+    mailbox.put_nowait("int", int(level))
+    assert len(mailbox) == 5
+    expected = [f"enum {p.name}" for p in Priority]
+    expected.insert(int(level) + 1, "int")
+    assert mailbox.peek(lambda m: m == "int") == "int"
+    assert [await mailbox.get() for _ in range(5)] == expected
+    assert len(mailbox) == 0
+
+
 # ------------------------------------------------------------------ selective receive
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import uvloop
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -47,7 +47,8 @@ def accepts(name: str, message: int) -> bool:
 
 
 predicate_names = st.sampled_from(sorted(PREDICATES))
-priorities = st.sampled_from(list(Priority))
+# Priority is an IntEnum: plain ints are accepted too, and must behave the same.
+priorities = st.sampled_from([*Priority, *map(int, Priority)])
 timeouts = st.sampled_from([None, 0.0, 60.0])
 
 operations = st.lists(
@@ -70,8 +71,42 @@ operations = st.lists(
 PROPERTY_SETTINGS = settings(
     max_examples=150,
     deadline=None,
+    database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
+
+# Interleavings that must always be tried, whatever the random search finds.
+CANCEL_THEN_PUT = [("get", "any", None), ("step", 1), ("cancel", 0), ("put", Priority.NORMAL)]
+PUT_THEN_CANCEL = [
+    ("get", "even", None),
+    ("get", "any", None),
+    ("step", 1),
+    ("put", Priority.NORMAL),
+    ("cancel", 0),
+    ("put", Priority.LOW),
+]
+BATCH_THEN_GET = [
+    ("batch", "any", 4, 2, None),
+    ("step", 1),
+    ("get", "any", None),
+    ("step", 1),
+    ("put", Priority.NORMAL),
+]
+TIMEOUTS_AND_BATCHES = [
+    ("put", Priority.LOW),
+    ("get", "odd", 0.0),
+    ("batch", "any", 2, 2, 0.0),
+    ("put", Priority.HIGH),
+    ("step", 3),
+    ("put", Priority.SYSTEM),
+    ("get", "threes", 60.0),
+]
+
+
+def with_examples(test: Any) -> Any:
+    for operations in (CANCEL_THEN_PUT, PUT_THEN_CANCEL, BATCH_THEN_GET, TIMEOUTS_AND_BATCHES):
+        test = example(operations=operations)(test)
+    return test
 
 
 class Waiter:
@@ -142,6 +177,7 @@ async def cancel_all(waiters: list[Waiter]) -> None:
 
 
 @PROPERTY_SETTINGS
+@with_examples
 @given(operations=operations)
 async def test_mailbox_any_interleaving_loses_duplicates_and_reorders_nothing(
     operations: list[tuple[Any, ...]],
@@ -187,6 +223,7 @@ async def test_mailbox_any_interleaving_loses_duplicates_and_reorders_nothing(
 
 
 @PROPERTY_SETTINGS
+@with_examples
 @given(operations=operations)
 async def test_mailbox_any_interleaving_leaves_no_waiter_asleep_beside_a_match(
     operations: list[tuple[Any, ...]],
@@ -368,6 +405,7 @@ def test_mailbox_state_machine_matches_list_model(
             max_examples=120,
             stateful_step_count=30,
             deadline=None,
+            database=None,
             suppress_health_check=[HealthCheck.function_scoped_fixture],
         ),
     )

@@ -1,0 +1,103 @@
+"""The ``actors`` command: ``actors run tree.toml`` runs a supervision tree.
+
+The tree runs on the embedded in-process default until Ctrl-C or SIGTERM (or
+``--duration`` seconds), then shuts down cleanly: children in reverse start order, each
+within its shutdown time. The exit status is 0 after a clean stop, 1 when the tree
+escalated to the top (the error is printed), 2 for a bad command line or spec.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ._logging import configure_logging
+from ._messages import ActorFailed, ActorRestarted
+from ._run import run as run_loop
+from ._system import ActorSystem
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="actors", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_cmd = commands.add_parser("run", help="run a supervision tree from a spec file")
+    run_cmd.add_argument("spec", help="a .toml, .yaml/.yml or .json supervision spec")
+    run_cmd.add_argument("--name", default="actors", help="the system name (default: actors)")
+    run_cmd.add_argument(
+        "--duration", type=float, default=None, help="stop after this many seconds"
+    )
+    run_cmd.add_argument("--log-format", choices=["auto", "console", "json"], default="auto")
+    run_cmd.add_argument(
+        "--no-summary", action="store_true", help="do not print the summary at exit"
+    )
+    args = parser.parse_args(argv)
+    configure_logging(args.log_format)
+    # Actors are named "package.module:Class"; like uvicorn, resolve them from the
+    # current directory too, so a project's own actors load without installing it.
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    # Imported here, not at module level: the core package never imports supervision
+    # (it builds on actors); only this command needs it.
+    from supervision import SpecError, load_spec
+
+    try:
+        spec = load_spec(args.spec)
+    except SpecError as exc:
+        print(f"actors: {exc}", file=sys.stderr)
+        return 2
+    try:
+        summary = run_loop(_run_tree(spec, args.name, args.duration))
+    except Exception as exc:
+        print(f"actors: the supervision tree failed: {exc}", file=sys.stderr)
+        return 1
+    if not args.no_summary:
+        print(summary)
+    return 0
+
+
+async def _run_tree(spec: Any, name: str, duration: float | None) -> str:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    restarts: collections.Counter[str] = collections.Counter()
+    failures: collections.Counter[str] = collections.Counter()
+
+    def on_event(event: object) -> None:
+        if isinstance(event, ActorRestarted):
+            restarts[event.actor] += 1
+        elif isinstance(event, ActorFailed):
+            failures[event.error_type] += 1
+
+    try:
+        async with ActorSystem(name) as system:
+            system._listeners.append(on_event)
+            await system.spawn_tree(spec)
+            try:
+                async with asyncio.timeout(duration):
+                    await stop.wait()
+            except TimeoutError:
+                pass
+        metrics = system.metrics()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    lines = [
+        "summary:",
+        f"  messages handled: {metrics.messages_handled}",
+        f"  actors spawned:   {metrics.spawned}",
+        f"  failures:         {sum(failures.values())}"
+        + (f" ({', '.join(f'{k} x{v}' for k, v in failures.most_common())})" if failures else ""),
+        f"  dead letters:     {metrics.dead_letters}",
+        "  restarts by child:" + ("" if restarts else " none"),
+    ]
+    lines += [f"    {path}: {count}" for path, count in sorted(restarts.items())]
+    return "\n".join(lines)

@@ -1,0 +1,84 @@
+"""Idle cost: CPU used by 10,000 actors that have nothing to do.
+
+Each actor first handles one message (so every design is past its start-up path and in
+its steady idle state), then the process sleeps for a fixed window while we read the
+process CPU time (user + system, ``time.process_time``) before and after. An
+event-driven actor needs no wake-up at all when idle, so ours and the task-per-actor
+baselines should read about zero; the polling design wakes every agent every 5 ms and
+cannot keep up with 10,000 of them. The voluntary context switches over the window
+(``wakeups``) are kept in the JSON as a second witness.
+
+Pykka (threads blocked on a queue) and Thespian's simpleSystemBase (nothing runs between
+calls) are idle by construction and are not run here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import actors
+import psutil
+
+from .kits import actor_class, kit
+from .measure import exit_now, settle
+from .messages import PING
+from .registry import Goal, Metric, Runner, Workload, register
+from .spawn import Idle
+
+ACTORS = 10_000
+WINDOW_FULL = 2.0
+WINDOW_QUICK = 1.0
+SETTLE = 0.1
+IDLE_CPU_LIMIT = 0.1
+"""Percent of one core read as "no CPU": about what the measuring sleep itself costs."""
+
+
+def _async_runner(name: str) -> Runner:
+    async def main(window: float) -> None:
+        cls = actor_class(name, Idle)
+        async with kit(name).open() as system:
+            refs: list[Any] = [await system.spawn(cls) for _ in range(ACTORS)]
+            await asyncio.gather(*(ref.ask(PING) for ref in refs))
+            settle()
+            await asyncio.sleep(SETTLE)
+            process = psutil.Process()
+            switches = process.num_ctx_switches().voluntary
+            cpu = time.process_time()
+            await asyncio.sleep(window)
+            cpu = time.process_time() - cpu
+            switches = process.num_ctx_switches().voluntary - switches
+            exit_now({"cpu": 100.0 * cpu / window, "wakeups": switches / window})
+
+    def run(quick: bool) -> Mapping[str, float]:
+        actors.run(main(WINDOW_QUICK if quick else WINDOW_FULL))
+        raise AssertionError("unreachable: the measurement ends the process")
+
+    return run
+
+
+def _no_cpu(medians: Mapping[str, float]) -> bool | None:
+    return None if "ours" not in medians else medians["ours"] <= IDLE_CPU_LIMIT
+
+
+register(
+    Workload(
+        name="idle",
+        family="idle",
+        summary=f"CPU used by {ACTORS:,} idle actors while the process sleeps",
+        metrics=(
+            Metric(
+                key="cpu",
+                label=f"idle CPU, {ACTORS // 1000}k idle actors",
+                unit="% of a core",
+                better="lower",
+                goal=Goal(f"0 (<= {IDLE_CPU_LIMIT} %)", _no_cpu),
+                digits=2,
+            ),
+        ),
+        runners={name: _async_runner(name) for name in ("ours", "bare", "queue", "polling")},
+        max_repeats=3,
+    )
+)
