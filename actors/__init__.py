@@ -8,6 +8,8 @@ modules (``actors/_*.py``), which may change without notice. ``supervision`` and
 import msgspec
 
 from ._actor import Actor
+from ._bus import EventBus, Publish, Subscribe, Subscription, Subscriptions, Unsubscribe
+from ._callback_bus import AsyncEventBus
 from ._errors import (
     ActorCrashed,
     ActorNotFound,
@@ -43,7 +45,9 @@ __all__ = [
     "ActorSystem",
     "ActorsError",
     "AskTimeout",
+    "AsyncEventBus",
     "DeadLetter",
+    "EventBus",
     "LifecycleEvent",
     "Mailbox",
     "MailboxClosed",
@@ -51,9 +55,14 @@ __all__ = [
     "MailboxStats",
     "Overflow",
     "Priority",
+    "Publish",
+    "Subscribe",
+    "Subscription",
+    "Subscriptions",
     "SupervisorEscalated",
     "SystemMetrics",
     "Terminated",
+    "Unsubscribe",
     "run",
 ]
 

@@ -8,7 +8,7 @@ is the ref you watched, so it can be compared with the refs you hold.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -54,17 +54,23 @@ class LifecycleEvent(msgspec.Struct, frozen=True):
 class ActorStarted(LifecycleEvent, frozen=True):
     """An actor finished ``started()`` and takes messages."""
 
+    topic: ClassVar[str] = "actors.started"
+
     actor_class: str
 
 
 class ActorStopped(LifecycleEvent, frozen=True):
     """An actor stopped for good; ``reason`` as in :class:`Terminated`."""
 
+    topic: ClassVar[str] = "actors.stopped"
+
     reason: str
 
 
 class ActorFailed(LifecycleEvent, frozen=True):
     """An actor raised while starting or handling a message."""
+
+    topic: ClassVar[str] = "actors.failed"
 
     error_type: str
     error: str
@@ -75,11 +81,15 @@ class ActorFailed(LifecycleEvent, frozen=True):
 class ActorRestarted(LifecycleEvent, frozen=True):
     """A supervisor restarted a child; ``restarts`` counts them for this child."""
 
+    topic: ClassVar[str] = "actors.restarted"
+
     restarts: int
 
 
 class SupervisorEscalated(LifecycleEvent, frozen=True):
     """A supervisor exceeded its restart intensity and gave up, failing itself."""
+
+    topic: ClassVar[str] = "actors.escalated"
 
     reason: str
 
@@ -90,6 +100,8 @@ class DeadLetter(LifecycleEvent, frozen=True):
     ``actor`` is the intended recipient's path; ``reason`` is one of ``"stopped"``,
     ``"unknown"``, ``"mailbox_full"`` or ``"dropped"`` (by an overflow policy).
     """
+
+    topic: ClassVar[str] = "actors.dead_letter"
 
     message: Any
     reason: str

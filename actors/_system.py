@@ -13,24 +13,39 @@ import enum
 import itertools
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import Any, Protocol, Self
 
 import msgspec
 import structlog
 
 from ._actor import Actor
+from ._bus import BusState, EventBus, Publish, Subscribe, Subscription, Subscriptions, Unsubscribe
 from ._cell import ActorCell, Reason, describe, is_normal, stop_children
-from ._mailbox import Mailbox
-from ._messages import DeadLetter
+from ._mailbox import Mailbox, Priority
+from ._messages import (
+    ActorFailed,
+    ActorRestarted,
+    ActorStarted,
+    ActorStopped,
+    DeadLetter,
+    SupervisorEscalated,
+)
 from ._ref import ActorRef
-from ._spawn import spawn
-
-if TYPE_CHECKING:
-    pass
+from ._spawn import new_cell, spawn
 
 __all__ = ["ActorSystem", "SystemMetrics"]
 
 log = structlog.get_logger("actors")
+
+RUNTIME_EVENTS = (
+    ActorStarted,
+    ActorStopped,
+    ActorFailed,
+    ActorRestarted,
+    SupervisorEscalated,
+    DeadLetter,
+)
+_BUS_REQUESTS = (Publish, Subscribe, Unsubscribe, Subscriptions)
 
 
 class SystemMetrics(msgspec.Struct, frozen=True):
@@ -74,6 +89,13 @@ class Guardian:
         self.trees: set[int] = set()  # supervision trees whose failure fails the system
 
     def child_exited(self, child: ActorCell, reason: Reason) -> None:
+        system = self.system
+        if child is system._bus_cell and not is_normal(reason) and system._state is _State.OPENED:
+            # The bus is restarted in place: same ref, its subscriptions kept in BusState.
+            log.warning("event bus failed; restarting it", reason=describe(reason))
+            child.reincarnate()
+            self.task_group.create_task(child.start())
+            return
         child._finalize(reason)
         if id(child) in self.trees:
             self.trees.discard(id(child))
@@ -92,10 +114,13 @@ class ActorSystem:
     installed. Everything works on the stock asyncio loop too.
     """
 
-    def __init__(self, name: str = "system") -> None:
+    def __init__(self, name: str = "system", *, strict_events: bool = False) -> None:
         if not name or "/" in name:
             raise ValueError(f"system name must be non-empty and contain no '/', got {name!r}")
         self.name = name
+        self.strict_events = strict_events
+        self._bus_state = BusState()
+        self._bus_cell: ActorCell | None = None
         self._state = _State.UNOPENED
         self._task_group: asyncio.TaskGroup | None = None
         self._guardian: Guardian | None = None
@@ -121,6 +146,19 @@ class ActorSystem:
         self._task_group = task_group
         self._guardian = Guardian(self, task_group)
         self._state = _State.OPENED
+        bus = new_cell(
+            self,
+            self._guardian,
+            EventBus,
+            (self._bus_state, self.strict_events),
+            {},
+            name=None,
+            label="event-bus",
+            mailbox=None,
+            keep_factory=True,
+        )
+        await bus.start()
+        self._bus_cell = bus
         return self
 
     async def __aexit__(
@@ -176,6 +214,48 @@ class ActorSystem:
         """Start a supervision tree (a ``supervision.SupervisorSpec``) under the root
         and return its supervisor's ref."""
         return await spec.start_tree(self, self._opened())
+
+    @property
+    def event_bus(self) -> ActorRef:
+        """The ref of the system's :class:`EventBus` actor."""
+        self._opened()
+        assert self._bus_cell is not None
+        return self._bus_cell.ref
+
+    def publish(self, event: Any, topic: str | None = None) -> None:
+        """Publish ``event`` on the event bus (a tell: returns at once). ``topic``
+        overrides the event class's ``topic`` attribute.
+
+        With ``ActorSystem(..., strict_events=True)`` an event msgspec cannot encode
+        (so could never cross a transport) raises ``TypeError`` naming its type.
+        """
+        if self.strict_events:
+            try:
+                msgspec.msgpack.encode(event)
+            except (TypeError, msgspec.EncodeError) as exc:
+                raise TypeError(
+                    f"event of type `{type(event).__qualname__}` cannot be encoded: {exc}"
+                ) from exc
+        bus = self.event_bus
+        if topic is None and not isinstance(event, _BUS_REQUESTS):
+            bus.tell(event)
+        else:
+            bus.tell(Publish(event, topic))
+
+    async def subscribe(self, subscriber: ActorRef, to: Any, *, timeout: float = 5.0) -> None:
+        """Subscribe an actor to events: a type (subclasses match), a topic pattern
+        (``"orders.*"``, ``"orders.>"``) or ``"*"`` (everything). Active on return."""
+        await self.event_bus.ask(Subscribe(subscriber, to), timeout=timeout)
+
+    async def unsubscribe(
+        self, subscriber: ActorRef, to: Any = None, *, timeout: float = 5.0
+    ) -> None:
+        """Remove one subscription (``to``) or all subscriptions of ``subscriber``."""
+        await self.event_bus.ask(Unsubscribe(subscriber, to), timeout=timeout)
+
+    async def subscriptions(self, *, timeout: float = 5.0) -> list[Subscription]:
+        result: list[Subscription] = await self.event_bus.ask(Subscriptions(), timeout=timeout)
+        return result
 
     def whereis(self, name: str) -> ActorRef | None:
         """The ref of the live actor registered as ``name``, or ``None``."""
@@ -263,7 +343,9 @@ class ActorSystem:
 
     def _dead_letter(self, message: Any, recipient: str, reason: str, sender: str | None) -> None:
         self._dead_letters += 1
-        if self._listeners:
+        # A DeadLetter event that cannot be delivered is counted, never re-published:
+        # that would loop forever on a full subscriber.
+        if self._listeners and type(message) is not DeadLetter:
             self._emit(DeadLetter(recipient, message, reason, sender))
         else:
             log.debug(
@@ -272,6 +354,21 @@ class ActorSystem:
                 message_type=type(message).__name__,
                 reason=reason,
             )
+
+    def _bus_subscriptions_changed(self) -> None:
+        """Forward runtime events to the bus only while someone subscribes to them, so
+        an unobserved system pays nothing per spawn, stop or dead letter."""
+        forward = self._forward_to_bus
+        wanted = self._bus_state.wants(RUNTIME_EVENTS, "actors.")
+        if wanted and forward not in self._listeners:
+            self._listeners.append(forward)
+        elif not wanted and forward in self._listeners:
+            self._listeners.remove(forward)
+
+    def _forward_to_bus(self, event: Any) -> None:
+        bus = self._bus_cell
+        if bus is not None and not bus.mailbox._closed:
+            bus.mailbox._offer(event, Priority.NORMAL)
 
     def _emit(self, event: Any) -> None:
         """Hand a runtime event to every listener (the event bus subscribes here)."""

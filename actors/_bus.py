@@ -1,0 +1,200 @@
+"""The event bus: an actor that fans events out to subscriber actors.
+
+Publishing is a tell to the bus (``system.publish(event)``), so a publisher never waits
+for subscribers and events from one publisher are delivered in order. The bus puts each
+event straight into the mailboxes of the matching subscribers without waiting: a slow
+subscriber's bounded mailbox applies its own overflow policy (counted as dead letters),
+a crashing subscriber only crashes itself, and a subscriber that stops is unsubscribed
+(the bus watches every subscriber).
+
+A subscription names what it wants:
+
+- a type: the event is an instance of it (subclasses match);
+- a topic pattern, NATS style: ``"orders.created"``, ``"orders.*"`` (one token),
+  ``"orders.>"`` (one or more tokens); an event's topic is the one given to
+  ``publish``, else its class's ``topic`` attribute (the runtime's own events have
+  ``actors.started``, ``actors.dead_letter`` ...);
+- ``"*"``: everything.
+
+Matching is cached per (event type, topic) and rebuilt when subscriptions change, so a
+publish costs one dict lookup plus one mailbox put per subscriber.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from ._actor import Actor
+from ._errors import MailboxFull
+from ._messages import Terminated
+from ._ref import ActorRef
+
+if TYPE_CHECKING:
+    from ._cell import ActorCell
+
+__all__ = [
+    "EventBus",
+    "Publish",
+    "Subscribe",
+    "Subscription",
+    "Subscriptions",
+    "Unsubscribe",
+    "topic_matches",
+]
+
+EVERYTHING = "*"
+
+
+class Publish(msgspec.Struct, frozen=True):
+    """Ask the bus to publish ``event`` (under ``topic``, if given). Any other message
+    told to the bus is published as it is, which is what ``system.publish`` does."""
+
+    event: Any
+    topic: str | None = None
+
+
+class Subscribe(msgspec.Struct, frozen=True):
+    """Subscribe ``subscriber`` to a type, a topic pattern, or ``"*"``; answers None."""
+
+    subscriber: ActorRef
+    to: Any
+
+
+class Unsubscribe(msgspec.Struct, frozen=True):
+    """Remove one subscription of ``subscriber`` (``to``), or all of them (``None``)."""
+
+    subscriber: ActorRef
+    to: Any = None
+
+
+class Subscriptions(msgspec.Struct, frozen=True):
+    """Ask the bus for its subscriptions: answers a list of :class:`Subscription`."""
+
+
+class Subscription(msgspec.Struct, frozen=True):
+    subscriber: ActorRef
+    to: Any
+
+
+def topic_matches(pattern: str, topic: str) -> bool:
+    """NATS subject matching: ``*`` is one token, ``>`` one or more trailing tokens."""
+    want = pattern.split(".")
+    have = topic.split(".")
+    for index, token in enumerate(want):
+        if token == ">":
+            return len(have) > index
+        if index >= len(have) or (token != "*" and token != have[index]):
+            return False
+    return len(want) == len(have)
+
+
+def _check_target(to: Any) -> None:
+    if isinstance(to, type) or (isinstance(to, str) and to):
+        return
+    raise TypeError(f"subscribe to a type, a topic pattern or '*', got {to!r}")
+
+
+class BusState:
+    """The subscriptions, kept outside the bus actor so they survive its restart."""
+
+    __slots__ = ("cache", "subscriptions")
+
+    def __init__(self) -> None:
+        # (subscriber cell, target) pairs in subscription order; a target is a type,
+        # a topic pattern, or "*". Invariant: no pair appears twice.
+        self.subscriptions: list[tuple[ActorCell, Any]] = []
+        # (event type, topic) -> the subscriber cells it goes to, each once, in order.
+        self.cache: dict[tuple[type, str | None], tuple[ActorCell, ...]] = {}
+
+    def matching(self, event_type: type, topic: str | None) -> tuple[ActorCell, ...]:
+        key = (event_type, topic)
+        found = self.cache.get(key)
+        if found is None:
+            cells: dict[int, ActorCell] = {}
+            for cell, to in self.subscriptions:
+                if id(cell) in cells:
+                    continue
+                if isinstance(to, type):
+                    hit = issubclass(event_type, to)
+                elif to == EVERYTHING:
+                    hit = True
+                else:
+                    hit = topic is not None and topic_matches(to, topic)
+                if hit:
+                    cells[id(cell)] = cell
+            found = self.cache[key] = tuple(cells.values())
+        return found
+
+    def wants(self, event_types: Iterable[type], topic_prefix: str) -> bool:
+        """Does any subscription match some of these types or topics?"""
+        for _, to in self.subscriptions:
+            if isinstance(to, type):
+                if any(issubclass(t, to) for t in event_types):
+                    return True
+            elif to == EVERYTHING or to.startswith((topic_prefix, "*", ">")):
+                return True
+        return False
+
+
+class EventBus(Actor):
+    """The system's event bus (``system.event_bus``); see the module docstring."""
+
+    def __init__(self, state: BusState, strict: bool = False) -> None:
+        self.state = state
+        self.strict = strict
+
+    async def receive(self, message: Any) -> Any:
+        match message:
+            case Subscribe(subscriber, to):
+                _check_target(to)
+                cell = subscriber._cell
+                if (cell, to) not in self.state.subscriptions:
+                    self.state.subscriptions.append((cell, to))
+                    self.state.cache.clear()
+                    self._cell.watch(cell)
+                    self.system._bus_subscriptions_changed()
+                return None
+            case Unsubscribe(subscriber, to):
+                self._drop(subscriber._cell, to)
+                return None
+            case Subscriptions():
+                return [Subscription(cell.ref, to) for cell, to in self.state.subscriptions]
+            case Terminated(ref, _):
+                self._drop(ref._cell, None)
+                return None
+            case Publish(event, topic):
+                self.publish(event, topic)
+                return None
+            case _:
+                self.publish(message, None)
+                return None
+
+    def publish(self, event: Any, topic: str | None) -> None:
+        """Put ``event`` into every matching subscriber's mailbox, without waiting."""
+        event_type = type(event)
+        if topic is None:
+            topic = getattr(event_type, "topic", None)
+        for cell in self.state.matching(event_type, topic):
+            mailbox = cell.mailbox
+            if mailbox._closed:
+                continue  # stopped; its Terminated is on its way to us
+            try:
+                mailbox._offer(event)
+            except MailboxFull:
+                continue  # counted as a dead letter by the subscriber's mailbox
+
+    def _drop(self, cell: ActorCell, to: Any) -> None:
+        before = len(self.state.subscriptions)
+        self.state.subscriptions = [
+            (c, t)
+            for c, t in self.state.subscriptions
+            if c is not cell or (to is not None and t != to)
+        ]
+        if len(self.state.subscriptions) != before:
+            self.state.cache.clear()
+            if not any(c is cell for c, _ in self.state.subscriptions):
+                self._cell.unwatch(cell)
+            self.system._bus_subscriptions_changed()
