@@ -40,10 +40,10 @@ __all__ = [
     "ActorNotFound",
     "ActorRef",
     "ActorRestarted",
+    "ActorsError",
     "ActorStarted",
     "ActorStopped",
     "ActorSystem",
-    "ActorsError",
     "AskTimeout",
     "AsyncEventBus",
     "DeadLetter",
@@ -56,6 +56,7 @@ __all__ = [
     "Overflow",
     "Priority",
     "Publish",
+    "run",
     "Subscribe",
     "Subscription",
     "Subscriptions",
@@ -63,15 +64,15 @@ __all__ = [
     "SystemMetrics",
     "Terminated",
     "Unsubscribe",
-    "run",
 ]
 
-# Reprs and tracebacks say `actors.X`, not the private module. Not for msgspec Structs:
-# msgspec resolves their annotations in the namespace of ``__module__``.
+# Reprs and tracebacks say `actors.X`, not the private module. msgspec resolves a
+# Struct's annotations in the namespace of its ``__module__``, so each Struct's type
+# information is built (and cached by msgspec) before the rename.
 for _name in __all__:
     _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("actors._") and not (
-        isinstance(_obj, type) and issubclass(_obj, msgspec.Struct)
-    ):
+    if getattr(_obj, "__module__", "").startswith("actors._"):
+        if isinstance(_obj, type) and issubclass(_obj, msgspec.Struct):
+            msgspec.json.Decoder(_obj)
         _obj.__module__ = "actors"
 del _name, _obj

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ._actor import Actor
-from ._errors import MailboxFull
+from ._errors import MailboxClosed, MailboxFull
 from ._messages import Terminated
 from ._ref import ActorRef
 
@@ -178,13 +178,12 @@ class EventBus(Actor):
         if topic is None:
             topic = getattr(event_type, "topic", None)
         for cell in self.state.matching(event_type, topic):
-            mailbox = cell.mailbox
-            if mailbox._closed:
-                continue  # stopped; its Terminated is on its way to us
             try:
-                mailbox._offer(event)
+                cell.mailbox._offer(event)
             except MailboxFull:
                 continue  # counted as a dead letter by the subscriber's mailbox
+            except MailboxClosed:
+                continue  # the subscriber stopped; its Terminated is on its way to us
 
     def _drop(self, cell: ActorCell, to: Any) -> None:
         before = len(self.state.subscriptions)

@@ -230,8 +230,9 @@ class ActorCell:
         mailbox = self.mailbox
         receive = self.actor.receive
         reply_class = Reply
+        envelope_class = Envelope
         budget = THROUGHPUT
-        handled = 0
+        got_before = mailbox._got
         while self.state == RUNNING:
             if mailbox._other_count:
                 entry = mailbox._pop_next()
@@ -241,15 +242,14 @@ class ActorCell:
             if entry is _NOTHING:
                 self.task = None
                 self.sender = None
-                self.system._handled += handled
+                self.system._handled += mailbox._got - got_before
                 mailbox._release_storage()
                 mailbox._wakeup = self
                 return None
-            handled += 1
             mailbox._got += 1
             if mailbox._putters:
                 mailbox._wake_putter()
-            if entry.__class__ is Envelope:
+            if entry.__class__ is envelope_class:
                 message = entry.message
                 sender = self.sender = entry.sender
             else:
@@ -267,7 +267,7 @@ class ActorCell:
                     )
                     error.__cause__ = exc
                     sender.fail(error)
-                self.system._handled += handled
+                self.system._handled += mailbox._got - got_before
                 self._report_failure(exc, message)
                 return exc
             if sender.__class__ is reply_class:
@@ -276,7 +276,7 @@ class ActorCell:
             if not budget:
                 budget = THROUGHPUT
                 await asyncio.sleep(0)
-        self.system._handled += handled
+        self.system._handled += mailbox._got - got_before
         return self.stop_reason
 
     def _report_failure(self, exc: BaseException, message: Any) -> None:
@@ -411,10 +411,7 @@ class ActorCell:
         self.state = STOPPED
         mailbox = self.mailbox
         mailbox.close()
-        leftovers = list(mailbox._entries())
-        mailbox._normal = mailbox._other = None
-        mailbox._other_count = 0
-        for entry in leftovers:
+        for entry in mailbox._evict_all():
             self.undeliverable(entry, "stopped")
         siblings = self.parent.children
         if siblings is not None:

@@ -137,6 +137,7 @@ class Mailbox:
         "__weakref__",
         "_closed",
         "_dropped",
+        "_evicted",
         "_getters",
         "_got",
         "_high_water",
@@ -146,7 +147,6 @@ class Mailbox:
         "_other_count",
         "_overflow",
         "_owner",
-        "_put",
         "_putters",
         "_rejected",
         "_wakeup",
@@ -175,7 +175,10 @@ class Mailbox:
         self._closed = False
         self._owner: MailboxOwner | None = None
         self._wakeup: MailboxOwner | None = None
-        self._put = self._got = self._dropped = self._rejected = self._high_water = 0
+        # put (accepted) is not counted on the hot path: it is got + queued + evicted,
+        # where evicted counts entries that left without a get (drop-oldest, remove,
+        # clear, an actor's leftovers when it stops).
+        self._got = self._evicted = self._dropped = self._rejected = self._high_water = 0
 
     def __repr__(self) -> str:
         bound = "unbounded" if self._maxsize is None else f"maxsize={self._maxsize}"
@@ -261,6 +264,9 @@ class Mailbox:
             queue.append(entry)
         else:
             priority = Priority(priority)
+            if priority is _NORMAL:  # a plain int 2
+                self._offer(entry, _NORMAL)
+                return
             maxsize = self._maxsize
             if (
                 maxsize is not None
@@ -278,7 +284,6 @@ class Mailbox:
             queue.append(entry)
             self._other_count += 1
             size = len(self) - 1
-        self._put += 1
         if size >= self._high_water:
             self._high_water = size + 1
         if self._getters:
@@ -297,6 +302,7 @@ class Mailbox:
         if policy is Overflow.DROP_OLDEST:
             for queue in reversed(list(self._queues())):
                 if queue:
+                    self._evicted += 1
                     self._discard(self._pop_from(queue), "dropped")
                     return True
         self._rejected += 1
@@ -548,6 +554,7 @@ class Mailbox:
             for entry in queue:
                 (removed if predicate(message_of(entry)) else kept).append(entry)
             if len(kept) < len(queue):
+                self._evicted += len(queue) - len(kept)
                 if queue is not self._normal:
                     self._other_count -= len(queue) - len(kept)
                 queue.clear()
@@ -556,11 +563,16 @@ class Mailbox:
 
     def clear(self) -> list[Any]:
         """Remove every message and return them, in priority-then-arrival order."""
-        removed = list(self._entries())
+        return self._removed(self._evict_all())
+
+    def _evict_all(self) -> list[Any]:
+        """Take every entry out, in order, without delivering them."""
+        entries = list(self._entries())
         self._normal = None
         self._other = None
         self._other_count = 0
-        return self._removed(removed)
+        self._evicted += len(entries)
+        return entries
 
     def _removed(self, entries: list[Any]) -> list[Any]:
         owner = self._owner
@@ -577,7 +589,7 @@ class Mailbox:
             size=len(self),
             maxsize=self._maxsize,
             high_water=self._high_water,
-            put=self._put,
+            put=self._got + len(self) + self._evicted,
             got=self._got,
             dropped=self._dropped,
             rejected=self._rejected,

@@ -11,7 +11,7 @@ import asyncio
 import contextvars
 from typing import TYPE_CHECKING, Any
 
-from ._errors import ActorNotFound, AskTimeout
+from ._errors import ActorNotFound, AskTimeout, MailboxClosed
 from ._mailbox import Envelope, Priority
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ current_cell: contextvars.ContextVar[ActorCell | None] = contextvars.ContextVar(
 )
 
 _NORMAL = Priority.NORMAL
+_current = current_cell.get
 
 
 class ActorRef:
@@ -69,27 +70,24 @@ class ActorRef:
         applies its overflow policy; under ``WAIT`` or ``FAIL`` this raises
         :class:`MailboxFull` (use :meth:`send` to wait for room instead).
         """
-        sender = current_cell.get()
-        cell = self._cell
+        sender = _current()
         if sender is not None:
             message = Envelope(message, sender.ref)
-        mailbox = cell.mailbox
-        if mailbox._closed:
-            cell.undeliverable(message, "stopped")
-            return
-        mailbox._offer(message, priority)
+        try:
+            self._cell.mailbox._offer(message, priority)
+        except MailboxClosed:
+            self._cell.undeliverable(message, "stopped")
 
     async def send(self, message: Any, priority: Priority = _NORMAL) -> None:
         """Send ``message``, waiting for room if the actor's mailbox is bounded and full
         (policy ``WAIT``): the backpressure-aware ``tell``."""
-        sender = current_cell.get()
-        cell = self._cell
+        sender = _current()
         if sender is not None:
             message = Envelope(message, sender.ref)
-        if cell.mailbox._closed:
-            cell.undeliverable(message, "stopped")
-            return
-        await cell.mailbox.put(message, priority)
+        try:
+            await self._cell.mailbox.put(message, priority)
+        except MailboxClosed:
+            self._cell.undeliverable(message, "stopped")
 
     async def ask(self, message: Any, *, timeout: float = 5.0) -> Any:
         """Send ``message`` and wait for the answer: the return value of the actor's

@@ -29,6 +29,8 @@ from .registry import Goal, Metric, Runner, Sizes, Workload, register
 
 SEQUENTIAL = Sizes(full=20_000, quick=5_000)
 IN_FLIGHT_ASKS = Sizes(full=128_000, quick=32_000)
+SLOW_IN_FLIGHT_ASKS = Sizes(full=25_600, quick=6_400)
+"""For the polling design and Pykka, about ten times slower per ask."""
 PYKKA_ASKS = Sizes(full=2_000, quick=1_000)
 THESPIAN_ASKS = Sizes(full=5_000, quick=2_000)
 REMOTE_ASKS = Sizes(full=500, quick=200)
@@ -70,9 +72,11 @@ async def _in_flight(ask: AskFn, count: int) -> float:
     return per_caller * IN_FLIGHT / (time.perf_counter() - start)
 
 
-async def _measure(ask: AskFn, quick: bool, concurrent: bool) -> dict[str, float]:
+async def _measure(
+    ask: AskFn, quick: bool, concurrent: bool, in_flight: Sizes = IN_FLIGHT_ASKS
+) -> dict[str, float]:
     if concurrent:
-        count = IN_FLIGHT_ASKS.pick(quick)
+        count = in_flight.pick(quick)
         await _in_flight(ask, count // WARMUP_FRACTION)
         return {"rate": await _in_flight(ask, count)}
     count = SEQUENTIAL.pick(quick)
@@ -84,10 +88,12 @@ async def _measure(ask: AskFn, quick: bool, concurrent: bool) -> dict[str, float
 
 
 def _async_runner(name: str, concurrent: bool) -> Runner:
+    in_flight = SLOW_IN_FLIGHT_ASKS if name == "polling" else IN_FLIGHT_ASKS
+
     async def main(quick: bool) -> dict[str, float]:
         async with kit(name).open() as system:
             ref = await system.spawn(actor_class(name, Echo))
-            return await _measure(ref.ask, quick, concurrent)
+            return await _measure(ref.ask, quick, concurrent, in_flight)
 
     def run(quick: bool) -> Mapping[str, float]:
         return actors.run(main(quick))
@@ -132,7 +138,7 @@ def _pykka_runner(concurrent: bool) -> Runner:
     def run(quick: bool) -> Mapping[str, float]:
         from .peers import PykkaEcho, pykka_stop_all
 
-        count = PYKKA_ASKS.pick(quick)
+        count = (SLOW_IN_FLIGHT_ASKS if concurrent else PYKKA_ASKS).pick(quick)
         ref = PykkaEcho.start()
         try:
             if concurrent:

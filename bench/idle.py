@@ -19,13 +19,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import actors
 import psutil
+
+import actors
 
 from .kits import actor_class, kit
 from .measure import exit_now, settle
 from .messages import PING
-from .registry import Goal, Metric, Runner, Workload, register
+from .registry import Goal, Metric, Runner, Sizes, Workload, register
 from .spawn import Idle
 
 ACTORS = 10_000
@@ -79,6 +80,6 @@ register(
             ),
         ),
         runners={name: _async_runner(name) for name in ("ours", "bare", "queue", "polling")},
-        max_repeats=3,
+        max_repeats=Sizes(3, 1),
     )
 )

@@ -121,8 +121,12 @@ class Workload:
     runners: Mapping[str, Runner]
     full_only: bool = False
     """Skipped by ``--quick`` (the 1M-actor memory run)."""
-    max_repeats: int | None = None
-    """Cap on repeats for workloads whose figure barely varies but costs seconds."""
+    max_repeats: Sizes | None = None
+    """Cap on repeats (full, quick) for workloads whose figure barely varies but whose
+    runs cost seconds each (memory, idle)."""
+    slow_systems: frozenset[str] = frozenset()
+    """Systems whose single run costs many seconds (Pykka starting 10,000 threads): run
+    once, in full mode only, so the row still shows them without eating the budget."""
     timeout: float = 60.0
     """Seconds one child process may take before it is killed and marked failed."""
     notes: tuple[str, ...] = field(default_factory=tuple)

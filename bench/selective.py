@@ -13,8 +13,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import actors
 import msgspec
+
+import actors
 
 from .baselines import NaiveMailbox
 from .measure import percentiles_us

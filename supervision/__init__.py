@@ -28,15 +28,16 @@ from ._spec import (
 from ._supervisor import ChildCounts, ChildInfo, Supervisor, SupervisorRef
 
 __all__ = [
-    "BRUTAL_KILL",
     "AutoShutdown",
     "Backoff",
+    "BRUTAL_KILL",
     "ChildCounts",
     "ChildError",
     "ChildInfo",
     "ChildSpec",
     "ChildStartError",
     "ChildType",
+    "load_spec",
     "Restart",
     "RestartIntensityExceeded",
     "SpecError",
@@ -45,15 +46,15 @@ __all__ = [
     "SupervisorError",
     "SupervisorRef",
     "SupervisorSpec",
-    "load_spec",
 ]
 
-# Reprs and tracebacks say `supervision.X`, not the private module. Not for msgspec Structs:
-# msgspec resolves their annotations in the namespace of ``__module__``.
+# Reprs and tracebacks say `supervision.X`, not the private module. msgspec resolves a
+# Struct's annotations in the namespace of its ``__module__``, so each Struct's type
+# information is built (and cached by msgspec) before the rename.
 for _name in __all__:
     _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("supervision._") and not (
-        isinstance(_obj, type) and issubclass(_obj, msgspec.Struct)
-    ):
+    if getattr(_obj, "__module__", "").startswith("supervision._"):
+        if isinstance(_obj, type) and issubclass(_obj, msgspec.Struct):
+            msgspec.json.Decoder(_obj)
         _obj.__module__ = "supervision"
 del _name, _obj

@@ -12,21 +12,35 @@ from __future__ import annotations
 
 import asyncio
 import math
+import sys
+from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 from structlog.testing import capture_logs
 
-from actors import Actor, ActorRef, ActorSystem, Terminated
-from supervision import ChildInfo, ChildSpec, SupervisorRef
+# pytest's "prepend" import mode puts ``tests/`` on sys.path (for tests/conftest.py), so
+# this very directory, ``tests/supervision``, would be found as a namespace package named
+# ``supervision`` before the editable install's finder is asked. With the project root on
+# sys.path the real, regular package wins (a regular package beats namespace portions).
+# This is also why the directory has no ``__init__.py``: as a regular package it would
+# shadow ``supervision`` outright.
+sys.path.append(str(Path(__file__).resolve().parents[2]))
+if getattr(sys.modules.get("supervision"), "__file__", "") is None:
+    del sys.modules["supervision"]  # a namespace package imported through the shadow
+
+from actors import Actor, ActorRef, ActorSystem, Terminated  # noqa: E402
+from supervision import ChildInfo, ChildSpec, SupervisorRef  # noqa: E402
 
 # ---------------------------------------------------------------------- messages
 
 
 class Ping(msgspec.Struct):
-    """Answered with ``(label, incarnation)``: which instance handled it."""
+    """Answered with ``(label, incarnation)``: which instance handled it (the n-th
+    ``Worker`` created with that label)."""
 
 
 class Crash(msgspec.Struct):
@@ -69,6 +83,7 @@ class Journal:
 
     def __init__(self) -> None:
         self.entries: list[tuple[Any, ...]] = []
+        self.created: Counter[str] = Counter()  # Worker instances per label, never cleared
 
     def append(self, *entry: Any) -> None:
         self.entries.append(entry)
@@ -81,6 +96,7 @@ class Journal:
         return sum(1 for entry in self.entries if entry[0] == event and entry[1] == label)
 
     def clear(self) -> None:
+        """Forget the entries so far (instance counts are kept)."""
         self.entries.clear()
 
 
@@ -130,7 +146,8 @@ class Worker(Actor):
         self.extra = extra
         self.gate = gate
         self.hang_in_stopped = hang_in_stopped
-        self.incarnation = journal.count("started", label) + 1
+        journal.created[label] += 1
+        self.incarnation = journal.created[label]
 
     async def started(self) -> None:
         if self.gate is not None and self.gate.should_fail():

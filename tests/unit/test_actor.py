@@ -557,6 +557,16 @@ async def test_unwatch_stops_delivery() -> None:
         assert await watcher.ask(Get(), timeout=1) == []
 
 
+async def test_watcher_stopped_first_gets_nothing_and_no_dead_letter() -> None:
+    async with ActorSystem("test") as system:
+        target = await system.spawn(Recorder)
+        watcher, _ = await _watched(system, target)
+        await system.stop(watcher)
+        dead_letters = system.metrics().dead_letters
+        await system.stop(target)
+        assert system.metrics().dead_letters == dead_letters
+
+
 # ---------------------------------------------------------------------- failure
 
 
@@ -618,6 +628,19 @@ async def test_handler_exception_earlier_messages_handled_later_ones_not() -> No
         with pytest.raises(ActorNotFound):
             await ref.ask(Get(), timeout=1)
     assert log == [1, 2]
+
+
+async def test_handler_stopping_itself_still_answers_current_ask() -> None:
+    class LastWord(Actor):
+        async def receive(self, message: Any) -> Any:
+            self.stop()
+            return "bye"
+
+    async with ActorSystem("test") as system:
+        ref = await system.spawn(LastWord)
+        assert await ref.ask(Get(), timeout=1) == "bye"
+        with pytest.raises(ActorNotFound):
+            await ref.ask(Get(), timeout=1)
 
 
 # ---------------------------------------------------------------------- ordering
@@ -694,9 +717,10 @@ async def test_spawn_class_without_receive_type_error_names_class() -> None:
         pass
 
     async with ActorSystem("test") as system:
+        before = system.metrics().spawned
         with pytest.raises(TypeError, match=r"NoReceive"):
             await system.spawn(NoReceive)
-        assert system.metrics().spawned == 0
+        assert system.metrics().spawned == before
 
 
 async def test_spawn_non_actor_class_type_error_names_class() -> None:
@@ -705,6 +729,7 @@ async def test_spawn_non_actor_class_type_error_names_class() -> None:
             return None
 
     async with ActorSystem("test") as system:
+        before = system.metrics().spawned
         with pytest.raises(TypeError, match=r"NotAnActor"):
             await system.spawn(NotAnActor)  # type: ignore[arg-type]
-        assert system.metrics().spawned == 0
+        assert system.metrics().spawned == before

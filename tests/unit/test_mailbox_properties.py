@@ -302,7 +302,7 @@ class MailboxModel(RuleBasedStateMachine):
         message = self.seq
         self.seq += 1
         maxsize = self.mailbox.maxsize
-        full = maxsize is not None and priority is not Priority.SYSTEM and len(self.model) >= maxsize
+        full = maxsize is not None and priority != Priority.SYSTEM and len(self.model) >= maxsize
         if self.closed:
             with pytest.raises(MailboxClosed):
                 self.mailbox.put_nowait(message, priority)

@@ -151,7 +151,7 @@ async def test_tell_to_busy_actor_does_not_wait() -> None:
 def test_ask_default_timeout_is_finite() -> None:
     default = inspect.signature(ActorRef.ask).parameters["timeout"].default
     assert isinstance(default, (int, float))
-    assert 0 < default and math.isfinite(default)
+    assert default > 0 and math.isfinite(default)
 
 
 async def test_ask_no_answer_raises_ask_timeout_naming_actor_and_message_type() -> None:
@@ -206,6 +206,29 @@ async def test_ask_queued_behind_stop_raises_actor_not_found_not_timeout() -> No
         async with asyncio.timeout(1):
             with pytest.raises(ActorNotFound, match=r"`Get`.*`test/quitter`.*stopped"):
                 await ref.ask(Get(), timeout=30)
+
+
+async def test_ask_while_actor_runs_stopped_raises_actor_not_found_not_timeout() -> None:
+    in_stopped, release = asyncio.Event(), asyncio.Event()
+
+    class SlowStop(Recorder):
+        async def stopped(self) -> None:
+            in_stopped.set()
+            await release.wait()
+
+    async with ActorSystem("test") as system:
+        ref = await system.spawn(SlowStop)
+        stopping = asyncio.create_task(system.stop(ref))
+        await in_stopped.wait()
+        asking = asyncio.create_task(ref.ask(Get(), timeout=30))
+        ref.tell(Num(1))
+        await asyncio.sleep(0)
+        release.set()
+        async with asyncio.timeout(1):
+            await stopping
+            with pytest.raises(ActorNotFound):
+                await asking
+        assert system.metrics().dead_letters == 2
 
 
 async def test_ask_crash_raises_actor_crashed_naming_actor_and_message_type() -> None:

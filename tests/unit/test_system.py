@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from structlog.testing import capture_logs
 
 import actors
 from actors import Actor, ActorRef, ActorSystem, Terminated
@@ -127,10 +128,11 @@ async def test_whereis_unknown_name_returns_none() -> None:
 async def test_spawn_duplicate_name_raises_value_error_naming_name() -> None:
     async with ActorSystem("test") as system:
         first = await system.spawn(Echo, name="only")
+        spawned = system.metrics().spawned
         with pytest.raises(ValueError, match=r"name `only` is already registered"):
             await system.spawn(Echo, name="only")
         assert system.whereis("only") == first
-        assert system.metrics().spawned == 1
+        assert system.metrics().spawned == spawned
 
 
 async def test_whereis_name_freed_after_stop() -> None:
@@ -189,6 +191,40 @@ async def test_stop_handler_never_returns_cancelled_after_timeout_reason_killed(
         assert not seen[0].normal
 
 
+async def test_stop_stopped_hook_never_returns_cancelled_after_timeout() -> None:
+    class StuckStop(Actor):
+        async def receive(self, message: Any) -> Any:
+            return None
+
+        async def stopped(self) -> None:
+            await asyncio.Event().wait()
+
+    async with ActorSystem("test") as system:
+        ref = await system.spawn(StuckStop)
+        async with asyncio.timeout(2):
+            await system.stop(ref, timeout=0.05)
+        assert not ref.is_alive()
+
+
+async def test_stop_stopped_hook_raises_still_stops_and_logs() -> None:
+    class BadStop(Actor):
+        async def receive(self, message: Any) -> Any:
+            return None
+
+        async def stopped(self) -> None:
+            raise RuntimeError("cleanup failed")
+
+    with capture_logs() as logs:
+        async with ActorSystem("test") as system:
+            ref = await system.spawn(BadStop, name="bad")
+            await system.stop(ref)
+            assert not ref.is_alive()
+            assert system.whereis("bad") is None
+    errors = [entry for entry in logs if entry["log_level"] == "error"]
+    assert [entry["actor"] for entry in errors] == ["test/bad"]
+    assert isinstance(errors[0]["exc_info"], RuntimeError)
+
+
 # ---------------------------------------------------------------------- shutdown
 
 
@@ -204,12 +240,13 @@ async def test_shutdown_stops_children_before_parents_reverse_spawn_order() -> N
 async def test_shutdown_stops_every_actor() -> None:
     refs: list[ActorRef] = []
     async with ActorSystem("test") as system:
+        before = system.metrics().spawned  # the runtime's own actors (the event bus)
         for _ in range(50):
             refs.append(await system.spawn(Echo))
     assert not any(ref.is_alive() for ref in refs)
     metrics = system.metrics()
     assert metrics.actors == 0
-    assert metrics.stopped == metrics.spawned == 50
+    assert metrics.stopped == metrics.spawned == before + 50
 
 
 async def test_shutdown_leaves_only_current_task() -> None:
@@ -259,26 +296,40 @@ async def test_body_cancelled_by_outer_timeout_shuts_down_and_raises_timeout() -
 
 async def test_metrics_counts_spawned_stopped_alive_and_dead_letters() -> None:
     async with ActorSystem("test") as system:
-        assert system.metrics() == actors.SystemMetrics(
-            actors=0, spawned=0, stopped=0, failures=0, dead_letters=0
-        )
+        base = system.metrics()  # the runtime's own actors (the event bus) count too
+        assert base.actors == base.spawned
+        assert (base.stopped, base.failures, base.dead_letters) == (0, 0, 0)
         refs = [await system.spawn(Echo) for _ in range(3)]
         await system.stop(refs[0])
         refs[0].tell(Get())
         refs[0].tell(Get())
         metrics = system.metrics()
-        assert (metrics.spawned, metrics.stopped, metrics.actors) == (3, 1, 2)
+        assert metrics.spawned == base.spawned + 3
+        assert metrics.stopped == 1
+        assert metrics.actors == base.actors + 2
         assert metrics.dead_letters == 2
         assert metrics.failures == 0
     metrics = system.metrics()
-    assert (metrics.spawned, metrics.stopped, metrics.actors) == (3, 3, 0)
+    assert metrics.stopped == metrics.spawned == base.spawned + 3
+    assert metrics.actors == 0
 
 
 async def test_metrics_children_counted() -> None:
     async with ActorSystem("test") as system:
+        base = system.metrics()
         await system.spawn(Stopping, "p", [], 4)
-        assert system.metrics().actors == 5
-        assert system.metrics().spawned == 5
+        assert system.metrics().actors == base.actors + 5
+        assert system.metrics().spawned == base.spawned + 5
+
+
+async def test_metrics_messages_handled_counts_receive_calls() -> None:
+    async with ActorSystem("test") as system:
+        ref = await system.spawn(Echo)
+        for _ in range(10):
+            ref.tell(Get())
+        await ref.ask(Get(), timeout=1)
+        await system.stop(ref)  # the count is settled when the actor goes idle or stops
+        assert system.metrics().messages_handled == 11
 
 
 # ---------------------------------------------------------------------- run

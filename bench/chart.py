@@ -1,0 +1,62 @@
+"""``ratios.png``: how ours compares with the bare baseline and the best peer.
+
+Every bar is an *advantage factor*: how many times better ours is on that row (the ratio
+for ↑ rows, its inverse for ↓ rows), on a log scale with 1 marked, so bars to the right
+of the line are wins and bars to the left are losses whatever the unit. Only rows marked
+``chart=True`` appear, and only ratios that exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["draw_chart"]
+
+
+def _advantage(row: Mapping[str, Any], key: str) -> float | None:
+    ratio = row[key]
+    if ratio is None or ratio <= 0:
+        return None
+    return float(ratio) if row["better"] == "higher" else 1.0 / float(ratio)
+
+
+def draw_chart(record: Mapping[str, Any], path: Path) -> Path | None:
+    """Draw the chart of ``record`` to ``path``; None if no row has a ratio."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [row for workload in record["workloads"] for row in workload["rows"] if row["chart"]]
+    labels = [row["label"] for row in rows]
+    series = {
+        "vs bare": [_advantage(row, "ratio_bare") for row in rows],
+        "vs best peer": [_advantage(row, "ratio_best_peer") for row in rows],
+    }
+    if not any(value for values in series.values() for value in values):
+        return None
+    height = 0.38
+    figure, axes = plt.subplots(figsize=(9, 0.6 * len(rows) + 1.6))
+    for offset, (name, values) in enumerate(series.items()):
+        positions = [index + (offset - 0.5) * height for index in range(len(rows))]
+        shown = [(p, v) for p, v in zip(positions, values, strict=True) if v is not None]
+        bars = axes.barh([p for p, _ in shown], [v for _, v in shown], height=height, label=name)
+        axes.bar_label(bars, labels=[f"{v:.2g}x" for _, v in shown], padding=3, fontsize=8)
+    axes.set_xscale("log")
+    axes.axvline(1.0, color="black", linewidth=0.8)
+    axes.set_yticks(range(len(rows)), labels)
+    axes.invert_yaxis()
+    axes.set_xlabel("times better than the other system (log scale; > 1 = ours wins)")
+    machine = record["machine"]
+    axes.set_title(
+        f"actors-runtime vs baselines ({record['mode']} run, {machine['cpu_count']} CPUs, "
+        f"{machine['loop']}, {machine['date'][:10]})",
+        fontsize=10,
+    )
+    axes.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
