@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+import structlog
 
 from ._actor import Actor
 from ._errors import MailboxClosed, MailboxFull
@@ -44,6 +45,8 @@ __all__ = [
     "Unsubscribe",
     "topic_matches",
 ]
+
+log = structlog.get_logger("actors.events")
 
 EVERYTHING = "*"
 
@@ -91,7 +94,8 @@ def topic_matches(pattern: str, topic: str) -> bool:
     return len(want) == len(have)
 
 
-def _check_target(to: Any) -> None:
+def check_target(to: Any) -> None:
+    """Raise ``TypeError`` unless ``to`` is a type, a topic pattern or ``"*"``."""
     if isinstance(to, type) or (isinstance(to, str) and to):
         return
     raise TypeError(f"subscribe to a type, a topic pattern or '*', got {to!r}")
@@ -149,7 +153,12 @@ class EventBus(Actor):
     async def receive(self, message: Any) -> Any:
         match message:
             case Subscribe(subscriber, to):
-                _check_target(to)
+                try:
+                    check_target(to)
+                except TypeError as error:
+                    # A bad request must not take the bus down for everyone.
+                    log.error("subscription refused", subscriber=subscriber.path, error=str(error))
+                    return None
                 cell = subscriber._cell
                 if (cell, to) not in self.state.subscriptions:
                     self.state.subscriptions.append((cell, to))
@@ -177,6 +186,8 @@ class EventBus(Actor):
         event_type = type(event)
         if topic is None:
             topic = getattr(event_type, "topic", None)
+            if topic.__class__ is not str:
+                topic = None  # e.g. a Struct *field* named topic, not a class topic
         for cell in self.state.matching(event_type, topic):
             try:
                 cell.mailbox._offer(event)

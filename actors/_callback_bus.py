@@ -18,7 +18,7 @@ import structlog
 
 from ._actor import Actor
 from ._bus import EVERYTHING
-from ._ref import ActorRef
+from ._ref import ActorRef, current_cell
 from ._system import ActorSystem
 
 __all__ = ["AsyncEventBus"]
@@ -43,9 +43,10 @@ class AsyncEventBus:
 
     ``subscribe(event_type, callback)`` with a class (subclasses match) or ``"*"``;
     callbacks may be sync or async; ``await publish(event)`` returns once this facade's
-    callbacks for the event have run. A callback that raises is logged and the others
-    still run. Use ``async with AsyncEventBus("session") as bus:`` or ``await
-    bus.close()``; publishing after close raises ``RuntimeError``.
+    callbacks for the event have run (from inside a callback too: the follow-up event's
+    callbacks run before it returns, as in the original design). A callback that raises
+    is logged and the others still run. Use ``async with AsyncEventBus("session") as
+    bus:`` or ``await bus.close()``; publishing after close raises ``RuntimeError``.
 
     Pass ``system=`` to share an existing system's bus with its actors; otherwise the
     facade runs a small ``ActorSystem`` of its own.
@@ -57,7 +58,10 @@ class AsyncEventBus:
         self._owns_system = system is None
         self._callbacks: dict[Any, list[Callback]] = {}
         self._dispatcher: ActorRef | None = None
+        # id(event) -> futures of publish() calls waiting for its callbacks to run
         self._pending: dict[int, list[asyncio.Future[None]]] = {}
+        # id(event) -> copies the dispatcher must not run again (already run inline)
+        self._skip: dict[int, int] = {}
         self._closed = False
 
     async def __aenter__(self) -> Self:
@@ -95,6 +99,15 @@ class AsyncEventBus:
                 f"AsyncEventBus `{self.session_id}` is closed; publish before close()"
             )
         system = await self._ensure_started()
+        dispatcher = self._dispatcher
+        if dispatcher is not None and current_cell.get() is dispatcher._cell:
+            # Published from one of our callbacks, so the dispatcher is busy running it:
+            # waiting for it would deadlock. Run the callbacks here, as the original bus
+            # did, and let the dispatcher skip the copy the bus brings back.
+            self._skip[id(event)] = self._skip.get(id(event), 0) + 1
+            system.publish(event)
+            await self._run_callbacks(event)
+            return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.setdefault(id(event), []).append(done)
         system.publish(event)
@@ -129,6 +142,23 @@ class AsyncEventBus:
         return system
 
     async def _dispatch(self, event: Any) -> None:
+        skips = self._skip.get(id(event))
+        if skips:
+            if skips == 1:
+                del self._skip[id(event)]
+            else:
+                self._skip[id(event)] = skips - 1
+            return
+        await self._run_callbacks(event)
+        waiting = self._pending.get(id(event))
+        if waiting:
+            future = waiting.pop(0)
+            if not waiting:
+                del self._pending[id(event)]
+            if not future.done():
+                future.set_result(None)
+
+    async def _run_callbacks(self, event: Any) -> None:
         callbacks = [
             callback
             for event_type, registered in self._callbacks.items()
@@ -147,10 +177,3 @@ class AsyncEventBus:
                     event_type=type(event).__name__,
                     callback=getattr(callback, "__qualname__", repr(callback)),
                 )
-        waiting = self._pending.get(id(event))
-        if waiting:
-            future = waiting.pop(0)
-            if not waiting:
-                del self._pending[id(event)]
-            if not future.done():
-                future.set_result(None)

@@ -19,8 +19,17 @@ import msgspec
 import structlog
 
 from ._actor import Actor
-from ._bus import BusState, EventBus, Publish, Subscribe, Subscription, Subscriptions, Unsubscribe
-from ._cell import ActorCell, Reason, describe, is_normal, stop_children
+from ._bus import (
+    BusState,
+    EventBus,
+    Publish,
+    Subscribe,
+    Subscription,
+    Subscriptions,
+    Unsubscribe,
+    check_target,
+)
+from ._cell import SUSPENDED, ActorCell, Reason, describe, is_normal, stop_children
 from ._mailbox import Mailbox, Priority
 from ._messages import (
     ActorFailed,
@@ -29,6 +38,7 @@ from ._messages import (
     ActorStopped,
     DeadLetter,
     SupervisorEscalated,
+    Terminated,
 )
 from ._ref import ActorRef
 from ._spawn import new_cell, spawn
@@ -45,7 +55,9 @@ RUNTIME_EVENTS = (
     SupervisorEscalated,
     DeadLetter,
 )
-_BUS_REQUESTS = (Publish, Subscribe, Unsubscribe, Subscriptions)
+# Messages the bus takes as requests: publishing one of these as an event wraps it in
+# Publish, so it is delivered rather than obeyed.
+_BUS_REQUESTS = (Publish, Subscribe, Unsubscribe, Subscriptions, Terminated)
 
 
 class SystemMetrics(msgspec.Struct, frozen=True):
@@ -93,6 +105,7 @@ class Guardian:
         if child is system._bus_cell and not is_normal(reason) and system._state is _State.OPENED:
             # The bus is restarted in place: same ref, its subscriptions kept in BusState.
             log.warning("event bus failed; restarting it", reason=describe(reason))
+            child.state = SUSPENDED
             child.reincarnate()
             self.task_group.create_task(child.start())
             return
@@ -244,7 +257,9 @@ class ActorSystem:
 
     async def subscribe(self, subscriber: ActorRef, to: Any, *, timeout: float = 5.0) -> None:
         """Subscribe an actor to events: a type (subclasses match), a topic pattern
-        (``"orders.*"``, ``"orders.>"``) or ``"*"`` (everything). Active on return."""
+        (``"orders.*"``, ``"orders.>"``) or ``"*"`` (everything). Active on return.
+        Raises ``TypeError`` for anything else."""
+        check_target(to)
         await self.event_bus.ask(Subscribe(subscriber, to), timeout=timeout)
 
     async def unsubscribe(

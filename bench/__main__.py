@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     record = build_record(
         outcomes, machine=machine, quick=args.quick, repeats=repeats, seconds=seconds
     )
-    paths = save_record(record)
+    paths = save_record(record, partial=bool(args.only))
     if not args.quick and not args.only:
         chart = draw_chart(record, RESULTS_DIR / "ratios.png")
         if chart is not None:

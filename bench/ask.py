@@ -49,7 +49,7 @@ class Echo:
 
 async def _sequential(ask: AskFn, count: int) -> list[int]:
     clock = time.perf_counter_ns
-    samples = []
+    samples: list[int] = []
     append = samples.append
     for _ in range(count):
         start = clock()
@@ -154,7 +154,7 @@ def _pykka_runner(concurrent: bool) -> Runner:
 
 def _pykka_sequential(ref: Any, count: int) -> list[int]:
     clock = time.perf_counter_ns
-    samples = []
+    samples: list[int] = []
     for _ in range(count):
         start = clock()
         ref.ask(PING)
@@ -191,7 +191,7 @@ def _thespian_runner(base: str, sizes: Sizes) -> Runner:
 
 def _thespian_sequential(system: Any, echo: Any, count: int) -> list[int]:
     clock = time.perf_counter_ns
-    samples = []
+    samples: list[int] = []
     for _ in range(count):
         start = clock()
         answer = system.ask(echo, PING, 10)

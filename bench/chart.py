@@ -2,17 +2,25 @@
 
 Every bar is an *advantage factor*: how many times better ours is on that row (the ratio
 for ↑ rows, its inverse for ↓ rows), on a log scale with 1 marked, so bars to the right
-of the line are wins and bars to the left are losses whatever the unit. Only rows marked
+of the line are wins and bars to the left are losses whatever the unit (bars grow from
+1 in both directions). Only rows marked
 ``chart=True`` appear, and only ratios that exist.
+
+``python -m bench.chart [results.json]`` redraws ``ratios.png`` from a saved run
+(default: ``bench/results/latest.json``).
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 __all__ = ["draw_chart"]
+
+TICKS = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 
 
 def _advantage(row: Mapping[str, Any], key: str) -> float | None:
@@ -42,9 +50,21 @@ def draw_chart(record: Mapping[str, Any], path: Path) -> Path | None:
     for offset, (name, values) in enumerate(series.items()):
         positions = [index + (offset - 0.5) * height for index in range(len(rows))]
         shown = [(p, v) for p, v in zip(positions, values, strict=True) if v is not None]
-        bars = axes.barh([p for p, _ in shown], [v for _, v in shown], height=height, label=name)
+        bars = axes.barh(
+            [p for p, _ in shown],
+            [v - 1.0 for _, v in shown],
+            left=1.0,
+            height=height,
+            label=name,
+        )
         axes.bar_label(bars, labels=[f"{v:.2g}x" for _, v in shown], padding=3, fontsize=8)
     axes.set_xscale("log")
+    shown_values = [v for values in series.values() for v in values if v is not None]
+    low, high = min([*shown_values, 1.0]) / 1.8, max([*shown_values, 1.0]) * 1.8
+    ticks = [tick for tick in TICKS if low <= tick <= high]
+    axes.set_xlim(low, high)
+    axes.set_xticks(ticks, [f"{tick:g}x" for tick in ticks])
+    axes.minorticks_off()
     axes.axvline(1.0, color="black", linewidth=0.8)
     axes.set_yticks(range(len(rows)), labels)
     axes.invert_yaxis()
@@ -60,3 +80,15 @@ def draw_chart(record: Mapping[str, Any], path: Path) -> Path | None:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    results = Path(__file__).resolve().parent / "results"
+    path = Path(args[0]) if args else results / "latest.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    print(draw_chart(record, results / "ratios.png"))
+
+
+if __name__ == "__main__":
+    main()

@@ -2,11 +2,20 @@
 
 Each actor first handles one message (so every design is past its start-up path and in
 its steady idle state), then the process sleeps for a fixed window while we read the
-process CPU time (user + system, ``time.process_time``) before and after. An
+process CPU time (user + system, ``time.process_time``) before and after, divided by the
+wall time the window really took (a saturated loop wakes late). An
 event-driven actor needs no wake-up at all when idle, so ours and the task-per-actor
 baselines should read about zero; the polling design wakes every agent every 5 ms and
 cannot keep up with 10,000 of them. The voluntary context switches over the window
 (``wakeups``) are kept in the JSON as a second witness.
+
+Then, still among the 10,000 idle actors, one of them is asked in sequence,
+``LATENCY_ASKS`` times or for ``LATENCY_BUDGET`` seconds, whichever ends first: the
+round trip an application sees when its process hosts many idle agents. For an
+event-driven design the idle actors change nothing; for the polling design the
+loop is busy serving their time-outs and every answer waits its turn. This is where the
+latency difference of polling shows (a lone polling agent answers almost as fast as a
+queue actor, because ``wait_for(queue.get())`` is woken by the put itself).
 
 Pykka (threads blocked on a queue) and Thespian's simpleSystemBase (nothing runs between
 calls) are idle by construction and are not run here.
@@ -24,7 +33,7 @@ import psutil
 import actors
 
 from .kits import actor_class, kit
-from .measure import exit_now, settle
+from .measure import exit_now, percentiles_us, settle
 from .messages import PING
 from .registry import Goal, Metric, Runner, Sizes, Workload, register
 from .spawn import Idle
@@ -33,8 +42,21 @@ ACTORS = 10_000
 WINDOW_FULL = 2.0
 WINDOW_QUICK = 1.0
 SETTLE = 0.1
+LATENCY_ASKS = 200
+LATENCY_BUDGET = 0.5
 IDLE_CPU_LIMIT = 0.1
 """Percent of one core read as "no CPU": about what the measuring sleep itself costs."""
+
+
+async def _sequential_asks(ref: Any) -> list[int]:
+    clock = time.perf_counter_ns
+    deadline = clock() + int(LATENCY_BUDGET * 1e9)
+    samples: list[int] = []
+    while len(samples) < LATENCY_ASKS and (len(samples) < 2 or clock() < deadline):
+        start = clock()
+        await ref.ask(PING)
+        samples.append(clock() - start)
+    return samples
 
 
 def _async_runner(name: str) -> Runner:
@@ -47,11 +69,19 @@ def _async_runner(name: str) -> Runner:
             await asyncio.sleep(SETTLE)
             process = psutil.Process()
             switches = process.num_ctx_switches().voluntary
-            cpu = time.process_time()
+            cpu, wall = time.process_time(), time.perf_counter()
             await asyncio.sleep(window)
-            cpu = time.process_time() - cpu
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
             switches = process.num_ctx_switches().voluntary - switches
-            exit_now({"cpu": 100.0 * cpu / window, "wakeups": switches / window})
+            latency = percentiles_us(await _sequential_asks(refs[len(refs) // 2]))
+            exit_now(
+                {
+                    "cpu": 100.0 * cpu / wall,
+                    "wakeups": switches / wall,
+                    "ask_p50": latency["p50"],
+                    "ask_p99": latency["p99"],
+                }
+            )
 
     def run(quick: bool) -> Mapping[str, float]:
         actors.run(main(WINDOW_QUICK if quick else WINDOW_FULL))
@@ -77,6 +107,14 @@ register(
                 better="lower",
                 goal=Goal(f"0 (<= {IDLE_CPU_LIMIT} %)", _no_cpu),
                 digits=2,
+                ratios=False,
+            ),
+            Metric(
+                key="ask_p50",
+                label=f"ask p50 among {ACTORS // 1000}k idle actors",
+                unit="µs",
+                better="lower",
+                digits=1,
             ),
         ),
         runners={name: _async_runner(name) for name in ("ours", "bare", "queue", "polling")},

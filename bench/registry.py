@@ -108,6 +108,8 @@ class Metric:
     """Decimals shown in the table."""
     chart: bool = False
     """Whether the ratios of this row go into ``ratios.png``."""
+    ratios: bool = True
+    """False where a ratio would compare two readings at the noise floor (idle CPU)."""
 
 
 @dataclass(frozen=True)

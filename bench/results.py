@@ -56,9 +56,11 @@ def summarize(metric: Metric, medians: Mapping[str, float]) -> dict[str, Any]:
         "digits": metric.digits,
         "chart": metric.chart,
         "medians": dict(medians),
-        "ratio_bare": _ratio(ours, medians.get("bare")),
-        "best_peer": best_peer,
-        "ratio_best_peer": _ratio(ours, None if best_peer is None else peers[best_peer]),
+        "ratio_bare": _ratio(ours, medians.get("bare")) if metric.ratios else None,
+        "best_peer": best_peer if metric.ratios else None,
+        "ratio_best_peer": (
+            _ratio(ours, None if best_peer is None else peers[best_peer]) if metric.ratios else None
+        ),
         "goal": None if metric.goal is None else metric.goal.text,
         "met": None if metric.goal is None else metric.goal.check(medians),
     }
@@ -171,17 +173,20 @@ def _commit() -> str | None:
     return f"{head}+dirty" if dirty else head
 
 
-def save_record(record: Mapping[str, Any]) -> list[Path]:
+def save_record(record: Mapping[str, Any], *, partial: bool) -> list[Path]:
     """Write ``<timestamp>[-quick].json`` and ``latest[-quick].json``; return the paths.
 
     Quick runs are kept apart so that a quick check never replaces the full figures
-    that ``docs/performance.md`` and the chart are made from.
+    that ``docs/performance.md`` and the chart are made from; a partial run (``--only``)
+    writes its timestamped file only.
     """
     RESULTS_DIR.mkdir(exist_ok=True)
-    suffix = "-quick" if record["mode"] == "quick" else ""
+    suffix = ("-quick" if record["mode"] == "quick" else "") + ("-partial" if partial else "")
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
-    paths = [RESULTS_DIR / f"{stamp}{suffix}.json", RESULTS_DIR / f"latest{suffix}.json"]
+    paths = [RESULTS_DIR / f"{stamp}{suffix}.json"]
+    if not partial:
+        paths.append(RESULTS_DIR / f"latest{suffix}.json")
     for path in paths:
         path.write_text(text, encoding="utf-8")
     return paths

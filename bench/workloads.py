@@ -1,19 +1,24 @@
 """Loads every workload family, in table order.
 
-Extension point: a new family is a module that calls ``registry.register`` at import
-time; add its import below (after the families whose rows should come first). The event
-bus and supervision families described in ``bench.registry`` go here once those parts
-of the runtime exist.
+Extension point: a family is a module that calls ``registry.register`` at import time.
+To add one (the event bus and supervision families described in ``bench.registry``),
+write the module and put its name in ``FAMILIES`` where its rows should appear.
 """
 
 from __future__ import annotations
 
-from . import ask, idle, memory, selective, spawn, tell  # noqa: F401  (registration)
+import importlib
+
 from .registry import WORKLOADS, Workload
 
-__all__ = ["all_workloads"]
+__all__ = ["FAMILIES", "WORKLOADS", "all_workloads"]
+
+FAMILIES: tuple[str, ...] = ("tell", "ask", "spawn", "memory", "idle", "selective")
+
+for _family in FAMILIES:
+    importlib.import_module(f"{__package__}.{_family}")
 
 
 def all_workloads() -> list[Workload]:
-    """Every registered workload, in registration order."""
+    """Every registered workload, in registration (table) order."""
     return list(WORKLOADS.values())

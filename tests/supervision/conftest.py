@@ -6,6 +6,10 @@ normally, cancels its own handler task or hangs. A ``Gate`` makes its ``started(
 a given number of times (OTP's ``supervisor_1:start_child(error)``). Every test observes
 the supervisor through refs, asks, ``which_children`` and the journal; nothing sleeps in
 a loop.
+
+Test modules import from here with ``from conftest import ...``: this directory is on
+sys.path under pytest's default "prepend" import mode, and it cannot be a package (see
+below).
 """
 
 from __future__ import annotations
@@ -32,8 +36,8 @@ sys.path.append(str(Path(__file__).resolve().parents[2]))
 if getattr(sys.modules.get("supervision"), "__file__", "") is None:
     del sys.modules["supervision"]  # a namespace package imported through the shadow
 
-from actors import Actor, ActorRef, ActorSystem, Terminated  # noqa: E402
-from supervision import ChildInfo, ChildSpec, SupervisorRef  # noqa: E402
+from actors import Actor, ActorRef, ActorSystem, Terminated
+from supervision import ChildSpec, SupervisorRef
 
 # ---------------------------------------------------------------------- messages
 
@@ -233,12 +237,6 @@ async def child_ref(sup: SupervisorRef, child_id: str) -> ActorRef:
             assert info.ref is not None, f"child {child_id!r} has no ref: {info}"
             return info.ref
     raise AssertionError(f"no child {child_id!r}")
-
-
-async def statuses(sup: SupervisorRef) -> dict[str, str]:
-    """``{child id: status}`` from ``which_children`` (static children only)."""
-    infos: list[ChildInfo] = await sup.which_children()
-    return {info.id: info.status for info in infos}
 
 
 async def until_system_fails(timeout: float = 5.0) -> None:

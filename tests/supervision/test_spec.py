@@ -154,9 +154,7 @@ def test_supervisor_spec_significant_child_with_auto_shutdown_never_rejected() -
     with pytest.raises(SpecError, match=r"(?s)(?=.*`a`)(?=.*significant)(?=.*auto_shutdown)"):
         SupervisorSpec(
             auto_shutdown=AutoShutdown.NEVER,
-            children=[
-                ChildSpec(id="a", actor=Worker, restart=Restart.TRANSIENT, significant=True)
-            ],
+            children=[ChildSpec(id="a", actor=Worker, restart=Restart.TRANSIENT, significant=True)],
         )
 
 

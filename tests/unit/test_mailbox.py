@@ -26,6 +26,14 @@ async def settle(steps: int = 5) -> None:
         await asyncio.sleep(0)
 
 
+async def finished(task: asyncio.Task[Any]) -> Any:
+    """The task's outcome once the callbacks already scheduled have run: its result, or
+    its exception raised here. A task still waiting fails the test instead of hanging it."""
+    await settle()
+    assert task.done(), f"still waiting: {task!r}"
+    return task.result()
+
+
 @asynccontextmanager
 async def running() -> AsyncIterator[Start]:
     """Start tasks that are cancelled and awaited on exit, even when an assertion fails,
@@ -158,7 +166,7 @@ async def test_get_empty_mailbox_waits_until_a_put_then_returns_it() -> None:
         assert not getter.done()
         assert mailbox.stats().waiting_getters == 1
         mailbox.put_nowait("hello")
-        assert await getter == "hello"
+        assert await finished(getter) == "hello"
     assert len(mailbox) == 0
     assert mailbox.stats().waiting_getters == 0
 
@@ -169,7 +177,7 @@ async def test_get_predicate_waits_until_matching_put_then_returns_it() -> None:
         getter = start(mailbox.get(is_tag("reply")))
         await settle()
         await mailbox.put(("reply", 7))
-        assert await getter == ("reply", 7)
+        assert await finished(getter) == ("reply", 7)
 
 
 async def test_get_predicate_non_matching_put_does_not_wake_getter() -> None:
@@ -193,7 +201,7 @@ async def test_get_predicate_non_matching_put_does_not_wake_getter() -> None:
         # The predicate saw the noise once (at the put), not again on a re-check.
         assert calls == [("noise", 1)]
         mailbox.put_nowait(("reply", 2))
-        assert await getter == ("reply", 2)
+        assert await finished(getter) == ("reply", 2)
     assert mailbox.clear() == [("noise", 1)]
 
 
@@ -207,13 +215,13 @@ async def test_get_two_predicates_each_getter_receives_only_its_message() -> Non
         mailbox.put_nowait(("a", 1))
         # Only the getter that wants it was woken; the other one never left the table.
         assert mailbox.stats().waiting_getters == 1
-        assert await get_a == ("a", 1)
+        assert await finished(get_a) == ("a", 1)
         await settle()
         assert not get_b.done()
         assert mailbox.stats().waiting_getters == 1
         mailbox.put_nowait(("b", 2))
         assert mailbox.stats().waiting_getters == 0
-        assert await get_b == ("b", 2)
+        assert await finished(get_b) == ("b", 2)
     assert len(mailbox) == 0
 
 
@@ -227,8 +235,8 @@ async def test_get_several_waiters_served_in_registration_order() -> None:
         mailbox.put_nowait("one")
         assert mailbox.stats().waiting_getters == 1
         mailbox.put_nowait("two")
-        assert await first == "one"
-        assert await second == "two"
+        assert await finished(first) == "one"
+        assert await finished(second) == "two"
 
 
 async def test_get_timeout_without_match_raises_timeout_error_and_takes_nothing() -> None:
@@ -279,7 +287,7 @@ async def test_get_cancelled_while_waiting_unregisters_and_takes_nothing() -> No
         await settle()
         getter.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await getter
+            await finished(getter)
     assert mailbox.stats().waiting_getters == 0
     mailbox.put_nowait(("a", 1))
     assert mailbox.peek() == ("a", 1)
@@ -297,7 +305,7 @@ async def test_get_cancelled_after_wakeup_before_running_leaves_message_in_posit
         getter.cancel()  # ... which is cancelled before it runs
         mailbox.put_nowait(("x", 4))
         with pytest.raises(asyncio.CancelledError):
-            await getter
+            await finished(getter)
     assert mailbox.stats().got == 0
     assert mailbox.stats().waiting_getters == 0
     assert mailbox.clear() == [("x", 2), ("x", 1), ("want", 3), ("x", 4)]
@@ -316,8 +324,8 @@ async def test_get_cancelled_after_wakeup_passes_message_to_other_matching_gette
         assert mailbox.stats().waiting_getters == 1
         cancelled.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await cancelled
-        assert await other == ("want", 1)
+            await finished(cancelled)
+        assert await finished(other) == ("want", 1)
     assert mailbox.clear() == [("x", 0)]
 
 
@@ -332,7 +340,7 @@ async def test_get_cancelled_then_matching_put_same_step_wakes_other_getter() ->
         cancelled.cancel()
         mailbox.put_nowait("m")  # must neither raise nor be lost for `other`
         with pytest.raises(asyncio.CancelledError):
-            await cancelled
+            await finished(cancelled)
         await settle()
         assert other.done()
         assert other.result() == "m"
@@ -348,7 +356,7 @@ async def test_close_with_a_getter_being_cancelled_wakes_other_getters() -> None
         cancelled.cancel()
         mailbox.close()  # must not raise, and must still wake `other`
         with pytest.raises(asyncio.CancelledError):
-            await cancelled
+            await finished(cancelled)
         await settle()
         assert other.done()
         with pytest.raises(MailboxClosed):
@@ -381,9 +389,9 @@ async def test_get_predicate_raising_at_put_propagates_to_getter_not_putter() ->
         await settle()
         mailbox.put_nowait("bad")  # the putter sees no error
         with pytest.raises(ValueError, match="predicate failed"):
-            await getter
+            await finished(getter)
         # The message went to the next getter that accepts it.
-        assert await other == "bad"
+        assert await finished(other) == "bad"
     assert mailbox.stats().waiting_getters == 0
 
 
@@ -459,7 +467,7 @@ async def test_get_batch_cancelled_while_waiting_takes_nothing() -> None:
         assert not batch.done()
         batch.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await batch
+            await finished(batch)
     assert mailbox.stats().got == 0
     assert mailbox.stats().waiting_getters == 0
     assert mailbox.clear() == [1, 2]
@@ -474,7 +482,7 @@ async def test_get_batch_cancelled_after_last_needed_put_takes_nothing() -> None
         mailbox.put_nowait(2)  # enough now: wakes the batch ...
         batch.cancel()  # ... which is cancelled before it runs
         with pytest.raises(asyncio.CancelledError):
-            await batch
+            await finished(batch)
     assert mailbox.clear() == [1, 2]
 
 
@@ -519,7 +527,7 @@ async def test_get_batch_closed_while_waiting_returns_partial_match() -> None:
         batch = start(mailbox.get_batch(min_messages=2))
         await settle()
         mailbox.close()
-        assert await batch == ["a"]
+        assert await finished(batch) == ["a"]
 
 
 async def test_get_batch_closed_with_partial_match_returns_it() -> None:
@@ -552,7 +560,7 @@ async def test_put_wait_policy_full_mailbox_waits_until_room() -> None:
         assert mailbox.stats().waiting_putters == 1
         assert len(mailbox) == 2
         assert await mailbox.get() == 1
-        await putter
+        await finished(putter)
     assert mailbox.stats().waiting_putters == 0
     assert mailbox.clear() == [2, 3]
 
@@ -597,7 +605,7 @@ async def test_put_wait_cancelled_waiting_putter_leaves_mailbox_unchanged() -> N
         await settle()
         putter.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await putter
+            await finished(putter)
     assert mailbox.stats().waiting_putters == 0
     assert await mailbox.get() == "a"
     await settle()
@@ -616,10 +624,10 @@ async def test_put_wait_putter_cancelled_after_wakeup_passes_room_to_next() -> N
         assert await mailbox.get() == "a"  # room: wakes `first` ...
         first.cancel()  # ... which is cancelled before it runs
         with pytest.raises(asyncio.CancelledError):
-            await first
+            await finished(first)
         await settle()
         assert second.done()
-        await second
+        await finished(second)
     assert mailbox.clear() == ["c"]
 
 
@@ -674,7 +682,7 @@ async def test_put_wait_newcomer_does_not_overtake_woken_putter() -> None:
         assert waiting.done()
         assert not newcomer.done()
         assert await mailbox.get() == "waited"
-        await newcomer
+        await finished(newcomer)
         assert await mailbox.get() == "newcomer"
 
 
@@ -768,16 +776,16 @@ async def test_close_wakes_waiting_getters_with_mailbox_closed() -> None:
         batch = start(mailbox.get_batch(is_tag("want"), min_messages=1))
         waiting = start(mailbox.get(timeout=30))
         await settle()
-        assert await plain == ("x", 1)
+        assert await finished(plain) == ("x", 1)
         mailbox.put_nowait(("x", 2))
         assert mailbox.stats().waiting_getters == 2  # `waiting` took ("x", 2)
         mailbox.close()
         assert mailbox.stats().waiting_getters == 0
-        with pytest.raises(MailboxClosed, match="^the mailbox was closed while waiting$"):
-            await selective
+        with pytest.raises(MailboxClosed, match=r"^the mailbox was closed while waiting$"):
+            await finished(selective)
         with pytest.raises(MailboxClosed):
-            await batch
-        assert await waiting == ("x", 2)
+            await finished(batch)
+        assert await finished(waiting) == ("x", 2)
 
 
 async def test_close_queued_messages_can_still_be_taken() -> None:
@@ -796,7 +804,9 @@ async def test_close_queued_messages_can_still_be_taken() -> None:
 async def test_get_closed_empty_mailbox_raises_mailbox_closed() -> None:
     mailbox = Mailbox()
     mailbox.close()
-    with pytest.raises(MailboxClosed, match="^get from a closed mailbox with no matching message$"):
+    with pytest.raises(
+        MailboxClosed, match=r"^get from a closed mailbox with no matching message$"
+    ):
         await mailbox.get(timeout=1)
 
 
@@ -833,7 +843,7 @@ async def test_close_wakes_waiting_putters_with_mailbox_closed() -> None:
         mailbox.close()
         for putter in putters:
             with pytest.raises(MailboxClosed):
-                await putter
+                await finished(putter)
     assert mailbox.stats().waiting_putters == 0
     assert mailbox.clear() == ["a"]
 
