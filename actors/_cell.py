@@ -257,6 +257,16 @@ class ActorCell:
                 sender = self.sender = None
             try:
                 result = await receive(message)
+            except asyncio.CancelledError:
+                if sender.__class__ is reply_class:
+                    sender.fail(
+                        ActorCrashed(
+                            f"`{self.path}` was cancelled handling `{type(message).__name__}`",
+                            actor=self.path,
+                            message_type=type(message).__name__,
+                        )
+                    )
+                raise
             except Exception as exc:
                 if sender.__class__ is reply_class:
                     error = ActorCrashed(
@@ -368,14 +378,14 @@ class ActorCell:
             self._killed()
 
     def _killed(self) -> None:
-        """Synchronous end after cancellation: kill the children, finalize."""
+        """Synchronous end after cancellation: kill the children; the parent decides
+        (a supervisor may restart the slot; anyone else finalizes it)."""
         if self.state == STOPPED:
             return
         for child in reversed(list((self.children or {}).values())):
             child.kill()
-        self.task = None
         self.actor._killed()
-        self._finalize("killed")
+        self._exited("killed")
 
     async def _stop_children(self) -> None:
         if self.children:
@@ -394,6 +404,7 @@ class ActorCell:
 
     def _exited(self, reason: Reason) -> None:
         self.task = None
+        self.stop_reason = reason  # how this incarnation ended, for whoever finalizes
         self.sender = None
         waiters, self.exit_waiters = self.exit_waiters, None
         for waiter in waiters or ():

@@ -107,6 +107,13 @@ class MailboxOwner(Protocol):
         """An entry left without delivery: ``dropped``, ``mailbox_full`` or ``removed``."""
 
 
+class _Putter:
+    __slots__ = ("future",)
+
+    def __init__(self) -> None:
+        self.future: asyncio.Future[None] | None = None
+
+
 class _Getter:
     __slots__ = ("future", "predicate")
 
@@ -158,7 +165,8 @@ class Mailbox:
     # - Empty deques may be released (set to None) to keep idle mailboxes small.
     # - A getter is in ``_getters`` while it sleeps and no longer once woken: a put wakes
     #   at most one getter, and only one whose predicate accepts the message.
-    # - ``_putters`` holds the futures of ``put`` calls waiting for room, oldest first.
+    # - ``_putters`` holds the ``put`` calls waiting for room, oldest first; each stays
+    #   in it until its put returns, and only the head is ever woken.
 
     def __init__(self, maxsize: int | None = None, overflow: Overflow = Overflow.WAIT) -> None:
         if maxsize is not None and (not isinstance(maxsize, int) or maxsize < 1):
@@ -171,7 +179,7 @@ class Mailbox:
         self._maxsize = maxsize
         self._overflow = overflow
         self._getters: list[_Getter] = []
-        self._putters: deque[asyncio.Future[None]] | None = None
+        self._putters: deque[_Putter] | None = None
         self._closed = False
         self._owner: MailboxOwner | None = None
         self._wakeup: MailboxOwner | None = None
@@ -214,29 +222,43 @@ class Mailbox:
 
     async def put(self, message: Any, priority: Priority = _NORMAL) -> None:
         """Queue ``message``, waiting for room if the mailbox is bounded, full, and its
-        policy is ``WAIT``. Waiting putters are served in arrival order.
+        policy is ``WAIT``. Waiting putters are served strictly in arrival order: a
+        later put never takes the room freed for an earlier one.
 
         Cancellation while waiting leaves the mailbox unchanged (the message was never
         queued) and passes any room it was offered on to the next waiter.
         """
-        if self._overflow is Overflow.WAIT and priority != _SYSTEM:
-            putters = self._putters
-            while not self._closed and (self._is_full() or putters):
-                if putters is None:
-                    putters = self._putters = deque()
-                future = asyncio.get_running_loop().create_future()
-                putters.append(future)
-                try:
-                    await future
-                except BaseException:
-                    if future in putters:
-                        putters.remove(future)
-                    elif future.done() and not future.cancelled():
-                        self._wake_putter()
-                    raise
-                if not self._is_full():
-                    break
+        if (
+            self._overflow is Overflow.WAIT
+            and priority != _SYSTEM
+            and not self._closed
+            and (self._is_full() or self._putters)
+        ):
+            await self._wait_for_room()
         self._offer(message, priority)
+
+    async def _wait_for_room(self) -> None:
+        """Queue up behind earlier putters and return when it is our turn and there is
+        room (or the mailbox closed: the caller's put then raises).
+
+        A putter stays at its place in ``_putters`` until it returns, so room freed for
+        it is reserved: only the head is woken, and a woken head that finds the room
+        refilled (a SYSTEM message ignores the bound) simply waits again, still first.
+        """
+        putters = self._putters
+        if putters is None:
+            putters = self._putters = deque()
+        putter = _Putter()
+        putters.append(putter)
+        loop = asyncio.get_running_loop()
+        try:
+            while not self._closed and (putters[0] is not putter or self._is_full()):
+                putter.future = loop.create_future()
+                await putter.future
+        finally:
+            putters.remove(putter)
+            if putters and not self._is_full():
+                self._wake_putter()
 
     def _is_full(self) -> bool:
         return self._maxsize is not None and len(self) >= self._maxsize
@@ -369,12 +391,15 @@ class Mailbox:
         if self._count(predicate, min_messages) < min_messages and not self._closed:
             try:
                 async with asyncio.timeout(timeout):
-                    while self._count(predicate, min_messages) < min_messages:
-                        if self._closed:
-                            break
+                    while True:
                         await self._wait_match(predicate)
-            except TimeoutError:
-                pass
+                        if self._count(predicate, min_messages) >= min_messages:
+                            break
+                        # Not enough yet: the message we were woken for may be what a
+                        # getter behind us wants, so pass the wake-up on before sleeping.
+                        self._rewake()
+            except (TimeoutError, MailboxClosed):
+                pass  # return what matched, if anything
         batch: list[Any] = []
         while len(batch) < max_messages:
             entry = self._take(predicate)
@@ -426,6 +451,10 @@ class Mailbox:
     def _wake_getter(self, message: Any) -> None:
         getters = self._getters
         for index, getter in enumerate(getters):
+            if getter.future.done():
+                # Its task is being cancelled: never hand it a wake-up (it could not
+                # take the message). It removes itself from the table when it runs.
+                continue
             predicate = getter.predicate
             try:
                 accepted = predicate is None or predicate(message)
@@ -522,12 +551,12 @@ class Mailbox:
         return count
 
     def _wake_putter(self) -> None:
+        """Room was freed: wake the first waiting putter (it keeps its place)."""
         putters = self._putters
-        while putters:
-            future = putters.popleft()
-            if not future.done():
+        if putters:
+            future = putters[0].future
+            if future is not None and not future.done():
                 future.set_result(None)
-                return
 
     def _release_storage(self) -> None:
         """Drop empty deques so an idle mailbox holds no buffers (about 760 bytes each)."""
@@ -548,17 +577,20 @@ class Mailbox:
 
     def remove(self, predicate: Predicate) -> list[Any]:
         """Remove every message ``predicate`` accepts and return them, in order."""
+        queues = list(self._queues())
+        # Judge everything first: a predicate that raises must leave the mailbox as is.
+        verdicts = [[bool(predicate(message_of(entry))) for entry in queue] for queue in queues]
         removed: list[Any] = []
-        for queue in list(self._queues()):
-            kept: list[Any] = []
-            for entry in queue:
-                (removed if predicate(message_of(entry)) else kept).append(entry)
-            if len(kept) < len(queue):
-                self._evicted += len(queue) - len(kept)
-                if queue is not self._normal:
-                    self._other_count -= len(queue) - len(kept)
-                queue.clear()
-                queue.extend(kept)
+        for queue, verdict in zip(queues, verdicts, strict=True):
+            if not any(verdict):
+                continue
+            kept = [entry for entry, drop in zip(queue, verdict, strict=True) if not drop]
+            removed.extend(entry for entry, drop in zip(queue, verdict, strict=True) if drop)
+            self._evicted += len(queue) - len(kept)
+            if queue is not self._normal:
+                self._other_count -= len(queue) - len(kept)
+            queue.clear()
+            queue.extend(kept)
         return self._removed(removed)
 
     def clear(self) -> list[Any]:
@@ -594,7 +626,7 @@ class Mailbox:
             dropped=self._dropped,
             rejected=self._rejected,
             waiting_getters=len(self._getters),
-            waiting_putters=sum(1 for f in self._putters or () if not f.done()),
+            waiting_putters=len(self._putters or ()),
         )
 
     # ------------------------------------------------------------------ closing
@@ -611,8 +643,8 @@ class Mailbox:
         self._wakeup = None
         getters, self._getters = self._getters, []
         for getter in getters:
-            getter.future.set_exception(MailboxClosed("the mailbox was closed while waiting"))
-        putters, self._putters = self._putters, None
-        for future in putters or ():
-            if not future.done():
-                future.set_exception(MailboxClosed("the mailbox was closed while waiting"))
+            if not getter.future.done():  # not one being cancelled
+                getter.future.set_exception(MailboxClosed("the mailbox was closed while waiting"))
+        for putter in self._putters or ():
+            if putter.future is not None and not putter.future.done():
+                putter.future.set_result(None)  # it sees the mailbox closed, put raises

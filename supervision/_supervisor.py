@@ -571,7 +571,7 @@ class Supervisor(Actor):
             finally:
                 self._group.terminating.discard(id(cell))
         if not keep_slot:
-            self._finalize_slot(child, "shutdown")
+            self._finalize_slot(child, cell.stop_reason)
 
     def _finalize_slot(self, child: _Child, reason: Reason) -> None:
         cell = child.cell
