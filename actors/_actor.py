@@ -24,8 +24,9 @@ class Actor:
     spawn fails) and ``stopped()`` after the last, on every stop of a started actor,
     crash included: together they are the actor's ``async with``.
 
-    Inside the actor: ``self.ref``, ``self.system``, ``self.sender`` (who sent the
-    current message, or ``None``), ``self.mailbox`` (for selective receive),
+    Inside the actor: ``self.ref`` (``self.ref.path`` is its path), ``self.system``,
+    ``self.sender`` (who sent the current message, or ``None``), ``self.mailbox`` (for
+    selective receive),
     ``await self.spawn(...)`` (a child, stopped before its parent), ``self.watch(ref)``
     (a :class:`Terminated` arrives when it stops) and ``self.stop()``.
 
@@ -90,10 +91,6 @@ class Actor:
         """This actor's mailbox; ``await self.mailbox.get(predicate)`` is selective
         receive: it leaves every other message queued, in order."""
         return self._cell.mailbox
-
-    @property
-    def path(self) -> str:
-        return self._cell.path
 
     async def spawn(
         self,

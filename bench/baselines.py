@@ -16,6 +16,10 @@ figures is the difference in the machinery, nothing else.
   ``await asyncio.wait_for(queue.get(), timeout=poll_interval)`` forever, so an idle
   agent still wakes every ``poll_interval``.
 - ``NaiveMailbox``: the list scan one writes for selective receive without a runtime.
+- ``CallbackEventBus``: the original design's ``AsyncEventBus`` (dict of event type ->
+  callbacks, ``await publish`` gathering them), for the event bus rows.
+- ``RestartingSystem``: bare actors whose loop catches a crash and starts again with a
+  fresh instance (a hand-written "restart"), for the supervision rows.
 
 None of these is meant for production; they have no error reporting beyond failing an
 ask, and closing them cancels their tasks.
@@ -35,11 +39,14 @@ __all__ = [
     "BareActor",
     "BareMailbox",
     "BareSystem",
+    "CallbackEventBus",
     "NaiveMailbox",
     "PollingActor",
     "PollingSystem",
     "QueueActor",
     "QueueSystem",
+    "RestartingSystem",
+    "STOP",
 ]
 
 POLL_INTERVAL = 0.005
@@ -310,3 +317,100 @@ class NaiveMailbox:
                     return message
             waiter = self._waiter = asyncio.get_running_loop().create_future()
             await waiter
+
+
+# --------------------------------------------------------------------------- event bus
+
+
+Callback = Callable[[Any], Any]
+
+
+class CallbackEventBus:
+    """The original design's ``AsyncEventBus`` (async-architecture-prd.md), minimal.
+
+    A dict of event type -> callbacks plus ``"*"`` for everything; ``await publish``
+    runs every matching callback concurrently through ``asyncio.gather`` with errors
+    isolated. Two departures, both in its favour or neutral: the event is not stamped
+    with a session id, and the wildcard list is concatenated rather than ``extend``-ed
+    into the subscriber list (the original grows that list on every publish, a bug).
+    """
+
+    __slots__ = ("_subscribers",)
+
+    def __init__(self) -> None:
+        self._subscribers: dict[Any, list[Callback]] = {}
+
+    def subscribe(self, event_type: Any, callback: Callback) -> None:
+        self._subscribers.setdefault(event_type, []).append(callback)
+
+    async def publish(self, event: Any) -> None:
+        subscribers = self._subscribers
+        callbacks = subscribers.get(type(event), []) + subscribers.get("*", [])
+        if callbacks:
+            await asyncio.gather(
+                *[self._safe_callback(callback, event) for callback in callbacks],
+                return_exceptions=True,
+            )
+
+    async def _safe_callback(self, callback: Callback, event: Any) -> None:
+        try:
+            result = callback(event)
+            if asyncio.iscoroutine(result):
+                await result
+        except Exception:
+            pass  # the original logs here; logging is not what is measured
+
+
+# --------------------------------------------------------------------------- restart by hand
+
+
+STOP: Any = object()
+"""Told to a ``RestartingSystem`` actor: end its loop (a graceful stop)."""
+
+
+async def _restarting_loop(factory: Callable[[], BareActor], mailbox: BareMailbox) -> None:
+    """The bare loop, restarted by hand: a crash drops the failed message, a fresh
+    instance is made and the loop goes on with the messages still queued."""
+    items = mailbox._items
+    loop = asyncio.get_running_loop()
+    while True:
+        receive = factory().receive
+        try:
+            while True:
+                while items:
+                    item = items.popleft()
+                    if item.__class__ is Ask:
+                        future = item.future
+                        try:
+                            result = await receive(item.message)
+                        except Exception as exc:
+                            if not future.done():
+                                future.set_exception(exc)
+                            raise
+                        if not future.done():
+                            future.set_result(result)
+                    elif item is STOP:
+                        return
+                    else:
+                        await receive(item)
+                waiter = mailbox._waiter = loop.create_future()
+                await waiter
+        except Exception:
+            continue  # the "restart": a new instance on the next turn of the outer loop
+
+
+class RestartingSystem(_TaskSystem):
+    """Bare actors with a hand-written restart in a try/except loop (no intensity, no
+    strategies, no events): the floor for "crash, restarted, answering again"."""
+
+    async def spawn(self, actor_class: Callable[..., BareActor], /, *args: Any) -> BareRef:
+        mailbox = BareMailbox()
+        self._start(_restarting_loop(lambda: actor_class(*args), mailbox))
+        return BareRef(mailbox)
+
+    async def stop_all(self, refs: list[BareRef]) -> None:
+        """Stop every actor gracefully (newest first) and wait until all have ended."""
+        for ref in reversed(refs):
+            ref.tell(STOP)
+        await asyncio.gather(*self._tasks)
+        self._tasks.clear()

@@ -13,7 +13,16 @@ from .registry import WORKLOADS, Workload
 
 __all__ = ["FAMILIES", "WORKLOADS", "all_workloads"]
 
-FAMILIES: tuple[str, ...] = ("tell", "ask", "spawn", "memory", "idle", "selective")
+FAMILIES: tuple[str, ...] = (
+    "tell",
+    "ask",
+    "spawn",
+    "memory",
+    "idle",
+    "selective",
+    "eventbus",
+    "supervision",
+)
 
 for _family in FAMILIES:
     importlib.import_module(f"{__package__}.{_family}")

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import msgspec
 
 from ._errors import SpecError
-from ._spec import SupervisorSpec
+from ._spec import SupervisorSpec, merge_location
 
 __all__ = ["load_spec"]
 
@@ -71,7 +71,7 @@ def _decode(run: Callable[[], SupervisorSpec], label: str) -> SupervisorSpec:
     try:
         spec: SupervisorSpec = run()
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise SpecError(f"{label}: {exc}") from exc
+        raise SpecError(f"{label}: {merge_location(str(exc))}") from exc
     return spec
 
 

@@ -37,9 +37,10 @@ def should_restart(restart: Restart, normal_exit: bool) -> bool:
 
 def add_restart(history: Sequence[float], now: float, within: float) -> list[float]:
     """The restart history after one more restart at ``now``: restarts older than
-    ``within`` seconds are forgotten first. Newest first, like OTP's list."""
+    ``within`` seconds are forgotten first (one exactly ``within`` old still counts,
+    as in OTP). Newest first, like OTP's list."""
     threshold = now - within
-    return [now, *(t for t in history if t > threshold)]
+    return [now, *(t for t in history if t >= threshold)]
 
 
 def intensity_exceeded(history: Sequence[float], max_restarts: int) -> bool:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import enum
 import importlib
 import math
-from typing import TYPE_CHECKING, Any, Final, Literal
+import re
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 import msgspec
 
@@ -104,6 +105,21 @@ class Backoff(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=T
             raise SpecError(f"backoff `reset_after` must be > 0, got {self.reset_after!r}")
 
 
+E = TypeVar("E", bound=enum.Enum)
+
+
+def as_enum(enum_class: type[E], value: Any, field: str, owner: str) -> E:
+    """Accept an enum member or its lowercase value (Python code may pass strings;
+    msgspec does not validate ``__init__`` arguments), else raise naming the field."""
+    if isinstance(value, enum_class):
+        return value
+    try:
+        return enum_class(value)
+    except ValueError:
+        allowed = ", ".join(repr(member.value) for member in enum_class)
+        raise SpecError(f"{owner}`{field}` must be one of {allowed}, got {value!r}") from None
+
+
 def import_actor(target: str) -> type[Actor]:
     """Resolve ``"package.module:Class"`` to an Actor subclass, with a clear error."""
     module_name, sep, qualname = target.partition(":")
@@ -123,6 +139,44 @@ def import_actor(target: str) -> type[Actor]:
     if not (isinstance(obj, type) and issubclass(obj, Actor)):
         raise SpecError(f"`actor` {target!r} is not an Actor subclass")
     return obj
+
+
+_NESTED = re.compile(r"^nested supervisor: (.*) - in `actor(.*)` - at `\$(.*)`$", re.DOTALL)
+_AT = re.compile(r"^(.*) - at `\$(.*)`$", re.DOTALL)
+
+
+def nested_error(text: str) -> str:
+    """Reword an error from inside a nested supervisor spec so its location survives:
+    msgspec appends this child's own location (`` - at `$.children[1]` ``) after it,
+    and ``merge_location`` joins the two into one path."""
+    match = _NESTED.match(text)
+    if match:
+        message, deeper, outer = match.groups()
+        return f"nested supervisor: {message} - in `actor{outer}.actor{deeper}`"
+    match = _AT.match(text)
+    if match:
+        message, path = match.groups()
+        return f"nested supervisor: {message} - in `actor{path}`"
+    return f"nested supervisor: {text}"
+
+
+def merge_location(text: str) -> str:
+    """The final form of a nested error: one path, e.g.
+    `` - at `$.children[1].actor.children[0].restart` ``."""
+    match = _NESTED.match(text)
+    if match:
+        message, inner, outer = match.groups()
+        return f"{message} - at `${outer}.actor{inner}`"
+    return text
+
+
+def check_significance(child: ChildSpec, auto_shutdown: AutoShutdown) -> None:
+    """OTP's bad_combination: significant children need an auto_shutdown policy."""
+    if child.significant and auto_shutdown is AutoShutdown.NEVER:
+        raise SpecError(
+            f"child `{child.id}`: `significant` children need `auto_shutdown` "
+            "'any_significant' or 'all_significant', not 'never'"
+        )
 
 
 class ChildSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -151,11 +205,19 @@ class ChildSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
             raise SpecError(f"child `id` must be a non-empty string, got {self.id!r}")
+        owner = f"child `{self.id}`: "
+        self.restart = as_enum(Restart, self.restart, "restart", owner)
+        self.overflow = as_enum(Overflow, self.overflow, "overflow", owner)
+        if self.type is not None:
+            self.type = as_enum(ChildType, self.type, "type", owner)
         actor = self.actor
         if isinstance(actor, str):
             self.actor = import_actor(actor)
         elif isinstance(actor, dict):
-            self.actor = msgspec.convert(actor, SupervisorSpec)
+            try:
+                self.actor = msgspec.convert(actor, SupervisorSpec)
+            except msgspec.ValidationError as exc:
+                raise SpecError(nested_error(str(exc))) from None
         elif not (
             isinstance(actor, SupervisorSpec)
             or (isinstance(actor, type) and issubclass(actor, Actor))
@@ -224,6 +286,8 @@ class SupervisorSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: str | None = None
 
     def __post_init__(self) -> None:
+        self.strategy = as_enum(Strategy, self.strategy, "strategy", "")
+        self.auto_shutdown = as_enum(AutoShutdown, self.auto_shutdown, "auto_shutdown", "")
         if isinstance(self.max_restarts, bool) or self.max_restarts < 0:
             raise SpecError(f"`max_restarts` must be >= 0, got {self.max_restarts!r}")
         if not self.within > 0:
@@ -235,6 +299,7 @@ class SupervisorSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             if child.id in seen:
                 raise SpecError(f"duplicate child id `{child.id}`")
             seen.add(child.id)
+            check_significance(child, self.auto_shutdown)
         if self.strategy is Strategy.SIMPLE_ONE_FOR_ONE and len(self.children) != 1:
             raise SpecError(
                 "a simple_one_for_one supervisor needs exactly one template child, "

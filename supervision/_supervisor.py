@@ -31,12 +31,30 @@ from actors import (
     Priority,
     SupervisorEscalated,
 )
-from actors._cell import STOPPED, SUSPENDED, ActorCell, Parent, Reason, describe, is_normal
+from actors._cell import (
+    RUNNING,
+    STARTING,
+    STOPPED,
+    STOPPING,
+    SUSPENDED,
+    ActorCell,
+    Parent,
+    Reason,
+    describe,
+    is_normal,
+)
 from actors._spawn import new_cell
 
 from . import _policy as policy
 from ._errors import ChildError, ChildStartError, RestartIntensityExceeded
-from ._spec import ChildSpec, ChildType, Restart, Strategy, SupervisorSpec
+from ._spec import (
+    ChildSpec,
+    ChildType,
+    Restart,
+    Strategy,
+    SupervisorSpec,
+    check_significance,
+)
 
 __all__ = ["ChildCounts", "ChildInfo", "Supervisor", "SupervisorRef"]
 
@@ -191,7 +209,11 @@ class _Child:
 
     @property
     def running(self) -> bool:
-        return self.cell is not None and not self.restarting and self.cell.state != STOPPED
+        return (
+            self.cell is not None
+            and not self.restarting
+            and self.cell.state in (STARTING, RUNNING, STOPPING)
+        )
 
     @property
     def status(self) -> str:
@@ -209,7 +231,7 @@ class _Group:
     def __init__(self, supervisor: Supervisor, task_group: asyncio.TaskGroup) -> None:
         self.supervisor = supervisor
         self.system = supervisor.system
-        self.path = supervisor.path
+        self.path = supervisor.ref.path
         self.task_group = task_group
         self.children: dict[int, ActorCell] | None = {}
         self.terminating: set[int] = set()  # cells the supervisor is stopping itself
@@ -340,18 +362,19 @@ class Supervisor(Actor):
             case CountChildren():
                 supervisors = sum(1 for c in self._children if c.spec.type is ChildType.SUPERVISOR)
                 return ChildCounts(
-                    specs=len(self._children),
+                    # simple_one_for_one has one spec, the template, however many run
+                    specs=1 if simple else len(self._children),
                     active=sum(1 for c in self._children if c.running),
                     supervisors=supervisors,
                     workers=len(self._children) - supervisors,
                 )
             case _:
-                raise TypeError(f"supervisor `{self.path}` got an unknown request {message!r}")
+                raise TypeError(f"supervisor `{self.ref.path}` got an unknown request {message!r}")
         return None
 
     def _error(self, reason: str, text: str, key: str | None = None) -> ChildError:
         about = f"child `{key}` of " if key is not None else ""
-        return ChildError(f"{about}`{self.path}`: {text}", reason=reason, actor=self.path)
+        return ChildError(f"{about}`{self.ref.path}`: {text}", reason=reason, actor=self.ref.path)
 
     async def _start_child(self, spec: ChildSpec | None, args: tuple[Any, ...]) -> Any:
         if self.spec.strategy is Strategy.SIMPLE_ONE_FOR_ONE:
@@ -363,9 +386,11 @@ class Supervisor(Actor):
         else:
             existing = self._by_key.get(spec.id)
             if existing is not None:
-                if existing.running or existing.restarting:
+                if existing.running:
                     return _Failed(self._error("already_started", "already started", spec.id))
+                # Terminated or restarting: the spec is there, the child is not (OTP).
                 return _Failed(self._error("already_present", "already present", spec.id))
+            check_significance(spec, self.spec.auto_shutdown)
             child = self._add(spec.id, spec, tuple(spec.args))
         try:
             cell = await self._start(child)
@@ -376,8 +401,16 @@ class Supervisor(Actor):
 
     async def _terminate_child(self, target: Any) -> Any:
         if self.spec.strategy is Strategy.SIMPLE_ONE_FOR_ONE:
-            child = self._by_cell.get(id(target._cell)) if isinstance(target, ActorRef) else None
+            if not isinstance(target, ActorRef):
+                return _Failed(
+                    self._error(
+                        "simple_one_for_one", "dynamic children are terminated by ref, not by id"
+                    )
+                )
+            child = self._by_cell.get(id(target._cell))
             if child is None:
+                if target._cell.parent is self._group:
+                    return None  # ours, already gone: terminating it again is fine (OTP)
                 return _Failed(self._error("not_found", f"no dynamic child {target!r}"))
             await self._terminate(child, keep_slot=False)
             self._remove(child)
@@ -435,7 +468,7 @@ class Supervisor(Actor):
         if child.spec.significant:
             left = sum(1 for c in self._children if c.spec.significant and c.running)
             if policy.should_auto_shutdown(self.spec.auto_shutdown, left):
-                log.info("auto shutdown", supervisor=self.path, child=child.key)
+                log.info("auto shutdown", supervisor=self.ref.path, child=child.key)
                 self._cell.request_stop("shutdown")
 
     async def _restart(self, child: _Child) -> None:
@@ -446,14 +479,14 @@ class Supervisor(Actor):
         self._restarts = policy.add_restart(self._restarts, now, spec.within)
         if policy.intensity_exceeded(self._restarts, spec.max_restarts):
             text = (
-                f"supervisor `{self.path}` gave up: more than {spec.max_restarts} "
+                f"supervisor `{self.ref.path}` gave up: more than {spec.max_restarts} "
                 f"restart(s) within {spec.within} s (last: child `{child.key}`)"
             )
-            log.error("restart intensity exceeded", supervisor=self.path, child=child.key)
+            log.error("restart intensity exceeded", supervisor=self.ref.path, child=child.key)
             system = self.system
             if system._listeners:
-                system._emit(SupervisorEscalated(self.path, text))
-            raise RestartIntensityExceeded(text, actor=self.path)
+                system._emit(SupervisorEscalated(self.ref.path, text))
+            raise RestartIntensityExceeded(text, actor=self.ref.path)
         keys = policy.restart_group(spec.strategy, [c.key for c in self._children], child.key)
         members = [self._by_key[k] for k in keys]
         for member in reversed(members):
@@ -493,7 +526,9 @@ class Supervisor(Actor):
             except ChildStartError:
                 for rest in members[index:]:
                     rest.restarting = True
-                self._cell.deliver(TryAgain(member.key), Priority.SYSTEM)
+                # At the back of the mailbox, as OTP's try_again_restart cast: requests
+                # already queued (a terminate_child, a shutdown) go first.
+                self._cell.deliver(TryAgain(member.key), Priority.NORMAL)
                 return
             member.restarts += 1
             system = self.system
@@ -518,39 +553,50 @@ class Supervisor(Actor):
             self._by_cell.pop(id(child.cell), None)
 
     async def _start(self, child: _Child) -> ActorCell:
-        """Start a child's slot: a new cell, or a new incarnation in its kept cell."""
+        """Start a child's slot: a new cell, or a new incarnation in its kept cell.
+
+        If a new cell fails to start it is finalized (the child is then terminated);
+        a kept cell whose restart fails stays suspended, its messages kept, for the
+        next attempt.
+        """
         assert self._group is not None
         spec = child.spec
         cell = child.cell
+        fresh = cell is None or cell.state == STOPPED
         try:
-            if cell is None or cell.state == STOPPED:
+            if fresh:
                 cell = _new_child_cell(self.system, self._group, spec, child.key, child.args)
                 child.cell = cell
                 self._by_cell[id(cell)] = child
             else:
+                assert cell is not None
                 cell.reincarnate()
             child.incarnation += 1
             await cell.start()
         except ActorCrashed as crash:
             cause = crash.__cause__ or crash
-            raise self._start_error(child, cause) from cause
-        except Exception as exc:  # the actor's __init__ raised during a restart
-            raise self._start_error(child, exc) from exc
+            raise self._start_error(child, cause, fresh) from cause
+        except Exception as exc:  # the actor's __init__ raised
+            raise self._start_error(child, exc, fresh) from exc
         child.restarting = False
         child.started_at = asyncio.get_running_loop().time()
         return cell
 
-    def _start_error(self, child: _Child, cause: BaseException) -> ChildStartError:
+    def _start_error(self, child: _Child, cause: BaseException, fresh: bool) -> ChildStartError:
         log.error(
-            "child failed to start", supervisor=self.path, child=child.key, error=describe(cause)
+            "child failed to start",
+            supervisor=self.ref.path,
+            child=child.key,
+            error=describe(cause),
         )
-        if child.cell is not None and child.cell.state == STOPPED:
+        if fresh and child.cell is not None:
+            child.cell._finalize(cause)
             self._by_cell.pop(id(child.cell), None)
             child.cell = None
         return ChildStartError(
-            f"child `{child.key}` of `{self.path}` failed to start: {describe(cause)}",
+            f"child `{child.key}` of `{self.ref.path}` failed to start: {describe(cause)}",
             child_id=child.key,
-            actor=self.path,
+            actor=self.ref.path,
         )
 
     async def _terminate(self, child: _Child, *, keep_slot: bool) -> None:

@@ -36,7 +36,7 @@ sys.path.append(str(Path(__file__).resolve().parents[2]))
 if getattr(sys.modules.get("supervision"), "__file__", "") is None:
     del sys.modules["supervision"]  # a namespace package imported through the shadow
 
-from actors import Actor, ActorRef, ActorSystem, Terminated
+from actors import Actor, ActorRef, ActorRestarted, ActorSystem, Terminated
 from supervision import ChildSpec, SupervisorRef
 
 # ---------------------------------------------------------------------- messages
@@ -215,6 +215,30 @@ async def watch(system: ActorSystem, ref: ActorRef) -> asyncio.Future[str]:
     """A future resolved with the reason ``ref`` stops with for good (its slot ends)."""
     future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     await system.spawn(_Watcher, ref, future)
+    return future
+
+
+class _RestartProbe(Actor):
+    """Resolves ``future`` when an ``ActorRestarted`` event names ``path``."""
+
+    def __init__(self, path: str, future: asyncio.Future[int]) -> None:
+        self.path = path
+        self.future = future
+
+    async def receive(self, message: Any) -> Any:
+        if isinstance(message, ActorRestarted) and message.actor == self.path:
+            if not self.future.done():
+                self.future.set_result(message.restarts)
+            self.stop()
+        return None
+
+
+async def restarted(system: ActorSystem, ref: ActorRef) -> asyncio.Future[int]:
+    """A future resolved (with the restart count) when ``ref``'s supervisor next
+    restarts it, observed on the event bus."""
+    future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    probe = await system.spawn(_RestartProbe, ref.path, future)
+    await system.subscribe(probe, ActorRestarted)
     return future
 
 

@@ -128,7 +128,6 @@ async def test_chaos_random_crashes_and_cancellations_every_job_reconciled(seed:
         dead_letters_before = system.metrics().dead_letters
 
         actions: dict[int, str] = {}
-        told: set[int] = set()
         asked: dict[int, asyncio.Future[Any]] = {}
         for n in range(JOBS):
             label = rng.choice(labels)
@@ -136,7 +135,6 @@ async def test_chaos_random_crashes_and_cancellations_every_job_reconciled(seed:
             actions[n] = action
             if rng.random() < 0.5:
                 refs[label].tell(Job(n, action))
-                told.add(n)
             else:
                 asked[n] = asyncio.ensure_future(refs[label].ask(Job(n, action), timeout=2.0))
             if rng.random() < 0.3:

@@ -323,7 +323,7 @@ async def test_stopped_runs_once_per_actor() -> None:
 async def test_self_ref_system_path_match_spawn() -> None:
     class Context(Actor):
         async def receive(self, message: Any) -> Any:
-            return (self.ref, self.system, self.path)
+            return (self.ref, self.system, self.ref.path)
 
     async with ActorSystem("test") as system:
         ref = await system.spawn(Context, name="ctx")
@@ -733,3 +733,18 @@ async def test_spawn_non_actor_class_type_error_names_class() -> None:
         with pytest.raises(TypeError, match=r"NotAnActor"):
             await system.spawn(NotAnActor)  # type: ignore[arg-type]
         assert system.metrics().spawned == before
+
+
+async def test_actor_attribute_named_path_or_name_is_the_users_own() -> None:
+    # Base-class properties must not shadow everyday attribute names in subclasses.
+    class Files(Actor):
+        def __init__(self, path: str, name: str) -> None:
+            self.path = path
+            self.name = name
+
+        async def receive(self, message: Any) -> Any:
+            return (self.path, self.name)
+
+    async with ActorSystem("test") as system:
+        ref = await system.spawn(Files, "/tmp/data", "reader")
+        assert await ref.ask(Get(), timeout=1) == ("/tmp/data", "reader")
