@@ -112,10 +112,10 @@ class Actor:
     def watch(self, ref: ActorRef) -> None:
         """Receive ``Terminated(ref, reason)`` when ``ref`` stops for good (at once, with
         reason ``"noproc"``, if it already has). Watching twice is watching once."""
-        self._cell.watch(ref._cell)
+        ref._watched_by(self._cell)
 
     def unwatch(self, ref: ActorRef) -> None:
-        self._cell.unwatch(ref._cell)
+        ref._unwatched_by(self._cell)
 
     def stop(self) -> None:
         """Stop this actor after the current message (reason ``"normal"``); messages

@@ -88,8 +88,10 @@ class ActorCell:
     """One actor slot. Internal; user code sees ``ActorRef`` and ``Actor``."""
 
     __slots__ = (
+        "__weakref__",
         "actor",
         "children",
+        "claimed",
         "exit_waiters",
         "factory",
         "mailbox",
@@ -128,6 +130,7 @@ class ActorCell:
         self.task_group = parent.task_group
         self.name = name
         self.registered = registered
+        self.claimed = False  # registered cluster-wide through the transport
         self.mailbox = mailbox
         mailbox._owner = self
         self.ref = ActorRef(self)
@@ -168,6 +171,8 @@ class ActorCell:
     async def start(self) -> None:
         """Run ``started()`` in the actor's own task; raise ActorCrashed if it fails,
         leaving the cell SUSPENDED for the caller to finalize or retry."""
+        if self.registered and not self.claimed and self.system._transport is not None:
+            await self._claim_name()
         if not self.actor._has_started_hook:
             self._became_running()
             if self.mailbox:
@@ -178,6 +183,19 @@ class ActorCell:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.task = self.task_group.create_task(self._run(done))
         await done
+
+    async def _claim_name(self) -> None:
+        """Register the name cluster-wide (a transport is configured)."""
+        transport = self.system._transport
+        assert transport is not None
+        try:
+            await transport.register(self.name, self)
+        except ValueError as exc:
+            self.state = SUSPENDED
+            error = ActorCrashed(f"`{self.path}` failed to start: {exc}", actor=self.path)
+            error.__cause__ = exc
+            raise error from exc
+        self.claimed = True
 
     def _became_running(self) -> None:
         self.state = RUNNING
@@ -430,6 +448,8 @@ class ActorCell:
         system = self.system
         if self.registered:
             system._unregister(self.name, self)
+            if self.claimed and system._transport is not None:
+                system._transport.unregister(self.name, self)
         for target in self.watching or ():
             if target.watchers is not None and self in target.watchers:
                 target.watchers.remove(self)

@@ -17,12 +17,18 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+import structlog
+
+from ._actor import Actor
 from ._logging import configure_logging
-from ._messages import ActorFailed, ActorRestarted
+from ._messages import ActorFailed, ActorRestarted, ActorStarted, ActorStopped, Terminated
+from ._ref import ActorRef
 from ._run import run as run_loop
 from ._system import ActorSystem
 
 __all__ = ["main"]
+
+log = structlog.get_logger("actors.cli")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,6 +69,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+class _StopWhenTerminated(Actor):
+    """Sets ``stop`` when the watched tree stops."""
+
+    def __init__(self, tree: ActorRef, stop: asyncio.Event) -> None:
+        self.tree = tree
+        self.stop_event = stop
+
+    async def started(self) -> None:
+        self.watch(self.tree)
+
+    async def receive(self, message: Any) -> None:
+        if isinstance(message, Terminated):
+            self.stop_event.set()
+
+
 async def _run_tree(spec: Any, name: str, duration: float | None) -> str:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -72,15 +93,23 @@ async def _run_tree(spec: Any, name: str, duration: float | None) -> str:
     failures: collections.Counter[str] = collections.Counter()
 
     def on_event(event: object) -> None:
-        if isinstance(event, ActorRestarted):
+        # Failures are logged where they happen (with the traceback); the rest here.
+        if isinstance(event, ActorStarted):
+            log.info("actor started", actor=event.actor, actor_class=event.actor_class)
+        elif isinstance(event, ActorRestarted):
             restarts[event.actor] += 1
+            log.info("actor restarted", actor=event.actor, restarts=event.restarts)
+        elif isinstance(event, ActorStopped) and event.reason in ("normal", "shutdown"):
+            log.info("actor stopped", actor=event.actor, reason=event.reason)
         elif isinstance(event, ActorFailed):
             failures[event.error_type] += 1
 
     try:
         async with ActorSystem(name) as system:
             system._listeners.append(on_event)
-            await system.spawn_tree(spec)
+            tree = await system.spawn_tree(spec)
+            # A tree may end by itself (auto_shutdown): then there is nothing left to run.
+            await system.spawn(_StopWhenTerminated, tree, stop)
             try:
                 async with asyncio.timeout(duration):
                     await stop.wait()

@@ -322,19 +322,27 @@ class Mailbox:
             self._discard(entry, "dropped")
             return False
         if policy is Overflow.DROP_OLDEST:
+            system_queue = self._other[_SYSTEM] if self._other is not None else None
             for queue in reversed(list(self._queues())):
-                if queue:
+                if queue and queue is not system_queue:  # signals are never dropped
                     self._evicted += 1
                     self._discard(self._pop_from(queue), "dropped")
                     return True
+            self._discard(entry, "dropped")  # only signals queued: nothing older to drop
+            return False
         self._rejected += 1
         owner = self._owner
         if owner is not None:
             owner._mailbox_discarded(entry, "mailbox_full")
         name = type(message_of(entry)).__name__
-        hint = " (use an awaiting put to wait for room)" if policy is Overflow.WAIT else ""
+        path = getattr(owner, "path", None)
+        where = f" of `{path}`" if path else ""
+        hint = ""
+        if policy is Overflow.WAIT:
+            hint = " (`await ref.send(...)` waits for room)" if path else " (`await put` waits)"
         raise MailboxFull(
-            f"mailbox is full ({self._maxsize} messages); `{name}` refused{hint}",
+            f"the mailbox{where} is full ({self._maxsize} messages); `{name}` refused{hint}",
+            actor=path,
             message_type=name,
         )
 

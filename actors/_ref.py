@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import ActorNotFound, AskTimeout, MailboxClosed
 from ._mailbox import Envelope, Priority
@@ -62,6 +62,13 @@ class ActorRef:
 
     def __hash__(self) -> int:
         return id(self._cell)
+
+    def _watched_by(self, watcher: ActorCell) -> None:
+        """Runtime hook: ``watcher`` watches this actor (remote refs override it)."""
+        watcher.watch(self._cell)
+
+    def _unwatched_by(self, watcher: ActorCell) -> None:
+        watcher.unwatch(self._cell)
 
     def tell(self, message: Any, priority: Priority = _NORMAL) -> None:
         """Send ``message`` and return at once: never blocks, never awaits.
@@ -127,6 +134,17 @@ def _expire(future: asyncio.Future[Any], cell: ActorCell, message: Any, timeout:
         )
 
 
+class ReplyTarget(Protocol):
+    """Where an answer goes: the asker's future, or (remote asks) an object with the
+    same three methods that sends the answer back over the wire."""
+
+    def done(self) -> bool: ...
+
+    def set_result(self, result: Any, /) -> None: ...
+
+    def set_exception(self, exception: BaseException, /) -> None: ...
+
+
 class Reply:
     """The ``self.sender`` of a message that was asked: telling it answers the ask.
 
@@ -136,7 +154,7 @@ class Reply:
 
     __slots__ = ("_future",)
 
-    def __init__(self, future: asyncio.Future[Any]) -> None:
+    def __init__(self, future: ReplyTarget) -> None:
         self._future = future
 
     def __repr__(self) -> str:

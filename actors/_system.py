@@ -9,6 +9,7 @@ only returns once the task group is empty: no task of ours outlives the system.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import itertools
 from collections.abc import Callable
@@ -29,7 +30,8 @@ from ._bus import (
     Unsubscribe,
     check_target,
 )
-from ._cell import SUSPENDED, ActorCell, Reason, describe, is_normal, stop_children
+from ._cell import STOPPED, SUSPENDED, ActorCell, Reason, describe, is_normal, stop_children
+from ._errors import ActorsError
 from ._mailbox import Mailbox, Priority
 from ._messages import (
     ActorFailed,
@@ -116,8 +118,18 @@ class Guardian:
                 self.system._fail(reason)
 
     async def stop_children(self) -> None:
-        if self.children:
-            await stop_children(self.children)
+        """Stop every top-level actor, newest first; the event bus (the oldest) last,
+        once it has delivered what the others' stopping published."""
+        children = self.children
+        bus = self.system._bus_cell
+        if not children:
+            return
+        await stop_children({key: cell for key, cell in children.items() if cell is not bus})
+        if bus is not None and bus.state != STOPPED:
+            with contextlib.suppress(ActorsError):
+                # Asked after everything else it holds: answered once all is delivered.
+                await bus.ref.ask(Subscriptions(), timeout=bus.shutdown or 5.0)
+        await stop_children(children)
 
 
 class ActorSystem:
@@ -127,10 +139,14 @@ class ActorSystem:
     installed. Everything works on the stock asyncio loop too.
     """
 
-    def __init__(self, name: str = "system", *, strict_events: bool = False) -> None:
+    def __init__(
+        self, name: str = "system", *, transport: Any = None, strict_events: bool = False
+    ) -> None:
         if not name or "/" in name:
             raise ValueError(f"system name must be non-empty and contain no '/', got {name!r}")
         self.name = name
+        # A transport.Transport, duck-typed: the core does not import `transport`.
+        self._transport = transport
         self.strict_events = strict_events
         self._bus_state = BusState()
         self._bus_cell: ActorCell | None = None
@@ -172,6 +188,12 @@ class ActorSystem:
         )
         await bus.start()
         self._bus_cell = bus
+        if self._transport is not None:
+            try:
+                await self._transport.start(self)
+            except BaseException:
+                await self.__aexit__(None, None, None)
+                raise
         return self
 
     async def __aexit__(
@@ -191,6 +213,8 @@ class ActorSystem:
         self._state = _State.CLOSING
         try:
             await self._guardian.stop_children()
+            if self._transport is not None:
+                await self._transport.close()
         finally:
             self._state = _State.CLOSED
             # Every actor has stopped, so this only confirms the group is empty. The
@@ -276,6 +300,20 @@ class ActorSystem:
         """The ref of the live actor registered as ``name``, or ``None``."""
         cell = self._names.get(name)
         return None if cell is None else cell.ref
+
+    async def lookup(self, name: str) -> ActorRef | None:
+        """The ref of the actor registered as ``name`` on this node or, with a
+        transport, on any node of the cluster; ``None`` if there is none."""
+        local = self.whereis(name)
+        if local is not None or self._transport is None:
+            return local
+        found: ActorRef | None = await self._transport.lookup(name)
+        return found
+
+    @property
+    def transport(self) -> Any:
+        """The transport given to the system, or ``None`` (in-process only)."""
+        return self._transport
 
     def registered(self) -> list[str]:
         """The names registered now, in registration order."""

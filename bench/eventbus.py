@@ -36,7 +36,8 @@ import actors
 from .baselines import CallbackEventBus
 from .kits import actor_class, kit
 from .measure import percentiles_us
-from .registry import Goal, Metric, Runner, Sizes, Workload, register
+from .quiet import silence_logging
+from .registry import Goal, Metric, Sizes, Workload, register
 
 __all__ = ["Probe", "Tick"]
 
@@ -135,6 +136,8 @@ async def _measure_latency(publish: Callable[[Any], Any], count: int) -> dict[st
 
 
 def _ours_latency(quick: bool) -> Mapping[str, float]:
+    silence_logging()
+
     async def main() -> dict[str, float]:
         async with kit("ours").open() as system:
             subscriber = await system.spawn(actor_class("ours", Resolver))
@@ -145,6 +148,8 @@ def _ours_latency(quick: bool) -> Mapping[str, float]:
 
 
 def _bare_latency(quick: bool) -> Mapping[str, float]:
+    silence_logging()
+
     async def main() -> dict[str, float]:
         async with kit("bare").open() as system:
             subscriber = await system.spawn(actor_class("bare", Resolver))
@@ -154,6 +159,8 @@ def _bare_latency(quick: bool) -> Mapping[str, float]:
 
 
 def _callback_latency(quick: bool) -> Mapping[str, float]:
+    silence_logging()
+
     async def main() -> dict[str, float]:
         bus = CallbackEventBus()
         bus.subscribe(Probe, Resolver().receive)
@@ -170,14 +177,10 @@ async def _fanout_round(
 ) -> float:
     done = latch.arm(latch.target + events, subscribers)
     start = time.perf_counter()
-    await publish_burst(publish, events)
+    for _ in range(events):
+        await publish()
     await done
     return events * subscribers / (time.perf_counter() - start)
-
-
-async def publish_burst(publish_one: Callable[[], Awaitable[None]], events: int) -> None:
-    for _ in range(events):
-        await publish_one()
 
 
 async def _measure_fanout(
@@ -188,6 +191,8 @@ async def _measure_fanout(
 
 
 def _ours_fanout(quick: bool) -> Mapping[str, float]:
+    silence_logging()
+
     async def main() -> dict[str, float]:
         latch = Latch()
         cls = actor_class("ours", TickCounter)
@@ -205,6 +210,8 @@ def _ours_fanout(quick: bool) -> Mapping[str, float]:
 
 
 def _bare_fanout(quick: bool) -> Mapping[str, float]:
+    silence_logging()
+
     async def main() -> dict[str, float]:
         latch = Latch()
         cls = actor_class("bare", TickCounter)
@@ -221,6 +228,8 @@ def _bare_fanout(quick: bool) -> Mapping[str, float]:
 
 
 def _callback_fanout(quick: bool) -> Mapping[str, float]:
+    silence_logging()
+
     async def main() -> dict[str, float]:
         latch = Latch()
         bus = CallbackEventBus()

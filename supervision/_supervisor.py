@@ -46,7 +46,7 @@ from actors._cell import (
 from actors._spawn import new_cell
 
 from . import _policy as policy
-from ._errors import ChildError, ChildStartError, RestartIntensityExceeded
+from ._errors import ChildError, ChildStartError, RestartIntensityExceeded, SpecError
 from ._spec import (
     ChildSpec,
     ChildType,
@@ -369,7 +369,13 @@ class Supervisor(Actor):
                     workers=len(self._children) - supervisors,
                 )
             case _:
-                raise TypeError(f"supervisor `{self.ref.path}` got an unknown request {message!r}")
+                # OTP logs and ignores unexpected messages: a stray tell must not take
+                # the tree down.
+                log.warning(
+                    "supervisor ignored an unexpected message",
+                    supervisor=self.ref.path,
+                    message_type=type(message).__name__,
+                )
         return None
 
     def _error(self, reason: str, text: str, key: str | None = None) -> ChildError:
@@ -378,6 +384,14 @@ class Supervisor(Actor):
 
     async def _start_child(self, spec: ChildSpec | None, args: tuple[Any, ...]) -> Any:
         if self.spec.strategy is Strategy.SIMPLE_ONE_FOR_ONE:
+            if spec is not None:
+                return _Failed(
+                    self._error(
+                        "simple_one_for_one",
+                        "dynamic children are started with extra args for the template, "
+                        "not with a ChildSpec",
+                    )
+                )
             template = self.spec.children[0]
             self._dynamic += 1
             child = self._add(f"{template.id}-{self._dynamic}", template, (*template.args, *args))
@@ -390,7 +404,10 @@ class Supervisor(Actor):
                     return _Failed(self._error("already_started", "already started", spec.id))
                 # Terminated or restarting: the spec is there, the child is not (OTP).
                 return _Failed(self._error("already_present", "already present", spec.id))
-            check_significance(spec, self.spec.auto_shutdown)
+            try:
+                check_significance(spec, self.spec.auto_shutdown)
+            except SpecError as error:
+                return _Failed(error)
             child = self._add(spec.id, spec, tuple(spec.args))
         try:
             cell = await self._start(child)

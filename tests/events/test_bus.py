@@ -1127,3 +1127,13 @@ async def test_bus_crash_restarted_in_place_subscriptions_and_ref_kept(
         # The restarted bus still watches its subscribers.
         await system.stop(ref)
         assert await system.subscriptions() == []
+
+
+async def test_clean_shutdown_with_subscribers_leaves_no_dead_letters() -> None:
+    # The bus stops last, after delivering what the others' stopping published.
+    system = ActorSystem("quiet")
+    async with system:
+        for _ in range(3):
+            subscriber = await system.spawn(Collector, Inbox())
+            await system.subscribe(subscriber, "*")
+    assert system.metrics().dead_letters == 0

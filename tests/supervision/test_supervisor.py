@@ -47,6 +47,7 @@ from supervision import (
     ChildType,
     Restart,
     RestartIntensityExceeded,
+    SpecError,
     Strategy,
     SupervisorRef,
     SupervisorSpec,
@@ -1610,3 +1611,36 @@ async def test_one_for_one_thousand_children_start_and_stop_in_order(journal: Jo
         assert await last.ask(Ping()) == (labels[-1], 1)
     assert journal.labels("stopped") == labels[::-1]
     assert system.metrics().actors == 0
+
+
+# ---------------------------------------------------------------------- stray input
+
+
+async def test_supervisor_unexpected_message_ignored_and_keeps_serving(
+    journal: Journal, logs: list[dict[str, Any]]
+) -> None:
+    # OTP logs and ignores an unexpected message; it must not take the tree down.
+    async with ActorSystem("stray") as system:
+        sup = await system.spawn_tree(SupervisorSpec(children=[worker("w1", journal)]))
+        sup.tell("what is this?")
+        assert await sup.count_children() == ChildCounts(1, 1, 0, 1)
+        assert any(entry["event"] == "supervisor ignored an unexpected message" for entry in logs)
+
+
+async def test_start_child_significant_under_never_refused_in_caller(journal: Journal) -> None:
+    async with ActorSystem("sig") as system:
+        sup = await system.spawn_tree(SupervisorSpec(children=[]))
+        with pytest.raises(SpecError, match="`significant` children need `auto_shutdown`"):
+            await sup.start_child(worker("w", journal, restart=Restart.TRANSIENT, significant=True))
+        assert await sup.count_children() == ChildCounts(0, 0, 0, 0)
+
+
+async def test_simple_one_for_one_start_child_with_spec_refused(journal: Journal) -> None:
+    async with ActorSystem("simple") as system:
+        sup = await system.spawn_tree(
+            SupervisorSpec(strategy=Strategy.SIMPLE_ONE_FOR_ONE, children=[worker("w", journal)])
+        )
+        with pytest.raises(ChildError, match="not with a ChildSpec") as caught:
+            await sup.start_child(worker("other", journal))
+        assert caught.value.reason == "simple_one_for_one"
+        assert await sup.which_children() == []

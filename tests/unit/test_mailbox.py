@@ -266,7 +266,7 @@ async def test_get_timeout_is_one_total_deadline_across_wakeups() -> None:
         # Wake the getter, then take its message before it runs: it must sleep again
         # for the rest of the same deadline, not for a fresh 0.3 s.
         mailbox.put_nowait("stolen")
-        assert await mailbox.get() == "stolen"
+        assert mailbox.remove(lambda m: m == "stolen") == ["stolen"]
         await asyncio.sleep(0)
         assert not getter.done()
         assert mailbox.stats().waiting_getters == 1
@@ -571,7 +571,7 @@ async def test_put_nowait_wait_policy_full_raises_mailbox_full() -> None:
     mailbox.put_nowait("b")
     with pytest.raises(
         MailboxFull,
-        match=r"^mailbox is full \(2 messages\); `str` refused \(use an awaiting put",
+        match=r"^the mailbox is full \(2 messages\); `str` refused \(`await put` waits\)",
     ) as caught:
         mailbox.put_nowait("c")
     assert caught.value.message_type == "str"
@@ -734,7 +734,7 @@ async def test_put_drop_oldest_only_higher_levels_present_drops_from_them() -> N
 async def test_put_fail_full_raises_mailbox_full_and_counts_rejected() -> None:
     mailbox = Mailbox(maxsize=1, overflow=Overflow.FAIL)
     mailbox.put_nowait("a")
-    with pytest.raises(MailboxFull, match=r"^mailbox is full \(1 messages\); `int` refused$"):
+    with pytest.raises(MailboxFull, match=r"^the mailbox is full \(1 messages\); `int` refused$"):
         mailbox.put_nowait(2)
     with pytest.raises(MailboxFull, match=r"`bytes` refused$"):
         await mailbox.put(b"3")
@@ -929,3 +929,12 @@ async def test_stats_counts_size_high_water_put_and_got() -> None:
     mailbox.clear()
     assert mailbox.stats().size == 0
     assert mailbox.stats().high_water == 4
+
+
+async def test_put_drop_oldest_never_drops_system_signals() -> None:
+    mailbox = Mailbox(maxsize=2, overflow=Overflow.DROP_OLDEST)
+    mailbox.put_nowait("signal-1", Priority.SYSTEM)
+    mailbox.put_nowait("signal-2", Priority.SYSTEM)
+    mailbox.put_nowait("user")  # nothing droppable is older: the newcomer goes
+    assert mailbox.clear() == ["signal-1", "signal-2"]
+    assert mailbox.stats().dropped == 1

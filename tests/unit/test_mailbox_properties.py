@@ -276,7 +276,7 @@ class MailboxModel(RuleBasedStateMachine):
         self.loop.close()
 
     @initialize(
-        maxsize=st.none() | st.integers(1, 6),
+        maxsize=st.none() | st.integers(1, 4),
         overflow=st.sampled_from(list(Overflow)),
     )
     def make_mailbox(self, maxsize: int | None, overflow: Overflow) -> None:
@@ -296,6 +296,11 @@ class MailboxModel(RuleBasedStateMachine):
         return self.loop.run_until_complete(coro)
 
     # -- rules
+
+    @rule()
+    def put_signal(self) -> None:
+        """A SYSTEM put of its own, so full-of-signals states are reached often."""
+        self.put_nowait(Priority.SYSTEM)
 
     @rule(priority=priorities)
     def put_nowait(self, priority: Priority) -> None:
@@ -318,10 +323,14 @@ class MailboxModel(RuleBasedStateMachine):
             self.counts["dropped"] += 1
             return
         if full and policy is Overflow.DROP_OLDEST:
-            lowest = max(entry[0] for entry in self.model)
-            oldest = min(entry for entry in self.model if entry[0] == lowest)
-            self.model.remove(oldest)
+            # The oldest entry of the lowest level goes; SYSTEM signals are never dropped,
+            # so with only signals queued the newcomer itself is dropped.
+            droppable = [entry for entry in self.model if entry[0] != Priority.SYSTEM]
             self.counts["dropped"] += 1
+            if not droppable:
+                return
+            lowest = max(entry[0] for entry in droppable)
+            self.model.remove(min(entry for entry in droppable if entry[0] == lowest))
         self.model.append((int(priority), message, message))
         self.model.sort()
         self.counts["put"] += 1
@@ -402,7 +411,7 @@ def test_mailbox_state_machine_matches_list_model(
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=120,
+            max_examples=200,
             stateful_step_count=30,
             deadline=None,
             database=None,

@@ -279,8 +279,13 @@ async def test_tell_full_wait_mailbox_raises_mailbox_full() -> None:
         actor = await busy(system, mailbox=Mailbox(maxsize=2))
         actor.ref.tell(Num(1))
         actor.ref.tell(Num(2))
-        with pytest.raises(MailboxFull, match=r"mailbox is full \(2 messages\); `Num` refused"):
+        with pytest.raises(
+            MailboxFull,
+            match=r"^the mailbox of `test/[\w-]+` is full \(2 messages\); `Num` refused "
+            r"\(`await ref.send\(...\)` waits for room\)$",
+        ) as caught:
             actor.ref.tell(Num(3))
+        assert caught.value.actor == actor.ref.path
         assert await actor.release() == [0, 1, 2]
 
 

@@ -1,0 +1,44 @@
+"""Real NATS servers for the transport tests (see ``tests/natsutil.py``).
+
+- ``nats_server``: a fresh server per test (JetStream on, store under ``tmp_path``); kill,
+  pause or restart it at will, it is stopped and reaped after the test.
+- ``nats_server_shared``: one server for the whole session, for tests that inject no
+  faults on it (never stop, pause or restart it). Managed synchronously
+  (``SyncNatsServer``): each test runs on its own event loop (twice: asyncio and uvloop),
+  so no loop lives as long as the session.
+- ``tcp_proxy``: a ``TcpProxy`` in front of ``nats_server``; connect clients to
+  ``tcp_proxy.url`` to cut, blackhole and heal their link.
+
+This directory must not be a package (no ``__init__.py``): a ``tests/transport`` package
+would shadow the real ``transport`` package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.natsutil import NatsServer, SyncNatsServer, TcpProxy
+
+
+@pytest.fixture
+async def nats_server(tmp_path: Path) -> AsyncIterator[NatsServer]:
+    async with NatsServer(name="test", store_dir=tmp_path / "nats-store") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def nats_server_shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncNatsServer]:
+    root = tmp_path_factory.mktemp("nats-shared")
+    with SyncNatsServer(
+        name="test-shared", store_dir=root / "store", log_path=root / "nats-server.log"
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+async def tcp_proxy(nats_server: NatsServer) -> AsyncIterator[TcpProxy]:
+    async with TcpProxy.to(nats_server) as proxy:
+        yield proxy

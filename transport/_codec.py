@@ -1,0 +1,129 @@
+"""The wire codec: msgspec MessagePack payloads, the type named in a header.
+
+A message crosses the wire as ``(type name, payload)``. The receiving side decodes only
+into types it has *registered*: an unknown name, malformed bytes or wrong fields raise
+:class:`CodecError` (the transport turns that into a dead letter and keeps serving).
+Nothing is ever unpickled.
+
+``ActorRef``s may travel inside messages: they are encoded as a :class:`RefAddress`
+(system, node, path) and decoded back through a resolver the transport supplies, so a
+ref to a local actor comes back as that actor's ref and any other as a remote ref.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import msgspec
+
+from actors import ActorRef
+
+from ._errors import CodecError
+
+__all__ = ["Codec", "RefAddress", "type_name"]
+
+
+class RefAddress(msgspec.Struct, frozen=True, array_like=True):
+    """Where an actor lives: enough for any node to send to it."""
+
+    system: str
+    node: str
+    path: str
+
+
+def type_name(cls: type) -> str:
+    """The wire name of a message type: ``module:QualifiedName``."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+class Codec:
+    """Encodes messages to bytes and back, for registered types only.
+
+    ``export`` turns a ref into a ``RefAddress`` (the transport makes local actors
+    reachable as it does so); ``resolve`` turns an address back into a ref.
+    """
+
+    def __init__(
+        self,
+        types: Iterable[type] = (),
+        *,
+        export: Callable[[ActorRef], RefAddress],
+        resolve: Callable[[RefAddress], ActorRef],
+    ) -> None:
+        self._export = export
+        self._resolve = resolve
+        self._encoder = msgspec.msgpack.Encoder(enc_hook=self._enc_hook)
+        self._decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {}
+        self._names: dict[type, str] = {}
+        self.register(*types)
+        self.register(RefAddress)
+
+    def register(self, *types: type) -> None:
+        """Accept these types on the wire (both directions)."""
+        for cls in types:
+            name = type_name(cls)
+            try:
+                self._decoders[name] = msgspec.msgpack.Decoder(cls, dec_hook=self._dec_hook)
+            except TypeError as exc:
+                raise CodecError(f"type `{cls.__qualname__}` cannot cross the wire: {exc}") from exc
+            self._names[cls] = name
+
+    def registered(self, cls: type) -> bool:
+        return cls in self._names
+
+    def encode(self, message: Any) -> tuple[str, bytes]:
+        """``(type name, payload)``; raises CodecError naming an unregistered or
+        unencodable type (at send time, so the sender learns it)."""
+        cls = type(message)
+        name = self._names.get(cls)
+        if name is None:
+            raise CodecError(
+                f"`{cls.__qualname__}` is not registered with the transport; "
+                f"register it (NatsTransport(types=[...])) to send it across nodes",
+                message_type=cls.__qualname__,
+            )
+        try:
+            return name, self._encoder.encode(message)
+        except (TypeError, msgspec.EncodeError) as exc:
+            raise CodecError(
+                f"`{cls.__qualname__}` cannot be encoded: {exc}", message_type=cls.__qualname__
+            ) from exc
+
+    def encode_value(self, value: Any) -> bytes:
+        """Encode an ask's answer (any msgspec-encodable value, refs included)."""
+        try:
+            return self._encoder.encode(value)
+        except (TypeError, msgspec.EncodeError) as exc:
+            raise CodecError(
+                f"answer of type `{type(value).__qualname__}` cannot be encoded: {exc}"
+            ) from exc
+
+    def decode(self, name: str, payload: bytes) -> Any:
+        decoder = self._decoders.get(name)
+        if decoder is None:
+            raise CodecError(f"unknown message type `{name}` (not registered here)")
+        try:
+            return decoder.decode(payload)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise CodecError(f"malformed `{name}`: {exc}", message_type=name) from exc
+
+    def decode_value(self, payload: bytes, cls: type | None = None) -> Any:
+        """Decode an ask's answer: untyped (plain msgpack data, refs resolved where a
+        ``RefAddress`` was sent), or into ``cls`` when given."""
+        try:
+            if cls is not None:
+                return msgspec.msgpack.decode(payload, type=cls, dec_hook=self._dec_hook)
+            return msgspec.msgpack.decode(payload)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise CodecError(f"malformed answer: {exc}") from exc
+
+    def _enc_hook(self, obj: Any) -> Any:
+        if isinstance(obj, ActorRef):
+            return self._export(obj)
+        raise TypeError(f"`{type(obj).__qualname__}` is not encodable")
+
+    def _dec_hook(self, cls: type, obj: Any) -> Any:
+        if cls is ActorRef or (isinstance(cls, type) and issubclass(cls, ActorRef)):
+            return self._resolve(msgspec.convert(obj, RefAddress))
+        raise TypeError(f"cannot decode `{cls!r}`")

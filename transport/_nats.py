@@ -1,0 +1,837 @@
+"""``NatsTransport``: actors on several processes and machines, through NATS.
+
+Subjects (``P`` = ``<prefix>.<system>``)::
+
+    P.node.<node>.a.<path tokens>   a message to one actor (one wildcard subscription
+                                    per node: P.node.<node>.>, demultiplexed here)
+    P.name.<name>                   a message to a named actor, wherever it runs
+    P.reply.<node>.<token>          answers to this node's asks (one wildcard sub)
+    P.ctl.<node>                    watch / unwatch / down notices for this node
+    P.hb.<node>                     heartbeats, on a separate control connection
+
+A tell is encoded at once (an unencodable message fails in the sender, naming its
+type) and queued for the node's one writer task, so everything a sender sends to one
+actor — asks included — leaves in order. An ask is a publish with a reply subject in
+this node's reply space: no responders (the node is gone) is ``ActorNotFound`` at once,
+no answer in time is ``AskTimeout``, no connection is ``TransportUnavailable`` at once.
+
+The NATS subscription callbacks only decode and enqueue into mailboxes; they never
+await actor work, so a slow actor cannot stall the node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import re
+import urllib.parse
+import uuid
+import weakref
+from collections import deque
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import nats
+import nats.errors
+import nats.js.errors
+import structlog
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from actors import (
+    ActorCrashed,
+    ActorNotFound,
+    ActorRef,
+    ActorsError,
+    AskTimeout,
+    MailboxClosed,
+    MailboxFull,
+    Priority,
+    Terminated,
+)
+from actors._cell import STOPPED, ActorCell
+from actors._mailbox import Envelope
+from actors._ref import Reply, current_cell
+
+from ._codec import Codec, RefAddress
+from ._errors import CodecError, TransportUnavailable
+
+if TYPE_CHECKING:
+    from actors import ActorSystem
+
+__all__ = ["NatsTransport", "RemoteRef"]
+
+log = structlog.get_logger("actors.transport")
+
+_NOT_FOUND = "not_found"
+_CRASHED = "crashed"
+_FULL = "mailbox_full"
+_UNDECODABLE = "undecodable"
+
+
+# ---------------------------------------------------------------- names on the wire
+
+
+def subject_token(text: str) -> str:
+    """Escape text into one NATS subject token (no '.', '*', '>', whitespace)."""
+    return urllib.parse.quote(text, safe="!$&'()+,;=:@-_~").replace(".", "%2E")
+
+
+def path_tokens(path: str) -> str:
+    return ".".join(subject_token(segment) for segment in path.split("/"))
+
+
+def tokens_path(tokens: str) -> str:
+    return "/".join(urllib.parse.unquote(token) for token in tokens.split("."))
+
+
+_KV_SAFE = re.compile(r"[-_a-zA-Z0-9]+")
+
+
+def kv_key(name: str) -> str:
+    """A JetStream KV key for an actor name (keys allow only [-/_=.a-zA-Z0-9])."""
+    if _KV_SAFE.fullmatch(name):
+        return name
+    return "=" + name.encode().hex()
+
+
+# ---------------------------------------------------------------- control messages
+
+
+class Watch(msgspec.Struct, tag=True, frozen=True):
+    target: str  # path of the watched actor, on the receiving node
+    watcher: RefAddress
+
+
+class Unwatch(msgspec.Struct, tag=True, frozen=True):
+    target: str
+    watcher: RefAddress
+
+
+class Down(msgspec.Struct, tag=True, frozen=True):
+    target: RefAddress
+    watcher: str  # path of the watching actor, on the receiving node
+    reason: str
+
+
+Control = Watch | Unwatch | Down
+
+
+class RemoteRef(ActorRef):
+    """A ref to an actor on another node; ``tell``/``ask`` go through NATS.
+
+    Equal to any other ref with the same address. ``send`` does not wait for room
+    (a remote mailbox's bound applies on its node).
+    """
+
+    __slots__ = ("_address", "_subject", "_transport")
+
+    def __init__(self, transport: NatsTransport, address: RefAddress, subject: str) -> None:
+        self._transport = transport
+        self._address = address
+        self._subject = subject
+
+    @property
+    def path(self) -> str:
+        return self._address.path
+
+    @property
+    def name(self) -> str:
+        return self._address.path.rsplit("/", 1)[-1]
+
+    @property
+    def node(self) -> str:
+        return self._address.node
+
+    def is_alive(self) -> bool:
+        """False once its node went silent (the actor may have stopped earlier)."""
+        return self._transport._node_alive(self._address.node)
+
+    def __repr__(self) -> str:
+        return f"RemoteRef({self._address.path!r}, node={self._address.node!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RemoteRef) and other._address == self._address
+
+    def __hash__(self) -> int:
+        return hash(self._address)
+
+    def tell(self, message: Any, priority: Priority = Priority.NORMAL) -> None:
+        self._transport._tell(self, message)
+
+    async def send(self, message: Any, priority: Priority = Priority.NORMAL) -> None:
+        self._transport._tell(self, message)
+
+    async def ask(self, message: Any, *, timeout: float = 5.0) -> Any:
+        return await self._transport._ask(self, message, timeout)
+
+    def _watched_by(self, watcher: ActorCell) -> None:
+        self._transport._watch(self, watcher)
+
+    def _unwatched_by(self, watcher: ActorCell) -> None:
+        self._transport._unwatch(self, watcher)
+
+
+class _RemoteAnswer:
+    """The ``ReplyTarget`` of an ask that came over the wire: answering publishes."""
+
+    __slots__ = ("_done", "_reply_to", "_transport")
+
+    def __init__(self, transport: NatsTransport, reply_to: str) -> None:
+        self._transport = transport
+        self._reply_to = reply_to
+        self._done = False
+
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, result: Any, /) -> None:
+        self._done = True
+        self._transport._answer(self._reply_to, result)
+
+    def set_exception(self, exception: BaseException, /) -> None:
+        self._done = True
+        kind = _CRASHED
+        if isinstance(exception, ActorNotFound):
+            kind = _NOT_FOUND
+        elif isinstance(exception, MailboxFull):
+            kind = _FULL
+        self._transport._answer_error(self._reply_to, kind, str(exception))
+
+
+class _RemoteWatcher:
+    """Stands in a local actor's watcher list for an actor watching from another node:
+    the ``Terminated`` it is delivered goes back over the wire."""
+
+    __slots__ = ("_transport", "address")
+
+    def __init__(self, transport: NatsTransport, address: RefAddress) -> None:
+        self._transport = transport
+        self.address = address
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _RemoteWatcher) and other.address == self.address
+
+    def __hash__(self) -> int:
+        return hash(self.address)
+
+    def deliver(self, message: Any, priority: Priority) -> None:
+        if isinstance(message, Terminated):
+            self._transport._send_down(message, self.address)
+
+
+class _Writer:
+    """One connection's outbound queue and the task that drains it in order.
+
+    Callers never await: ``publish`` appends and wakes the task, which is the only code
+    awaiting the NATS client's publish (it suspends only to flush a full buffer).
+    """
+
+    def __init__(self, transport: NatsTransport, client: Client) -> None:
+        self._transport = transport
+        self._client = client
+        # (subject, payload, reply, headers, message for a dead letter or None)
+        self._outbox: deque[tuple[str, bytes, str, dict[str, str] | None, Any]] = deque()
+        self._wake: asyncio.Future[None] | None = None
+        self._closing = False
+
+    def publish(
+        self, subject: str, payload: bytes, reply: str, headers: dict[str, str] | None, about: Any
+    ) -> None:
+        self._outbox.append((subject, payload, reply, headers, about))
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+    async def run(self) -> None:
+        outbox = self._outbox
+        client = self._client
+        loop = asyncio.get_running_loop()
+        while True:
+            while outbox:
+                subject, payload, reply, headers, about = outbox.popleft()
+                try:
+                    await client.publish(subject, payload, reply=reply, headers=headers)
+                except (nats.errors.Error, OSError) as exc:
+                    self._transport._publish_failed(subject, reply, about, exc)
+            if self._closing:
+                return
+            self._wake = loop.create_future()
+            await self._wake
+            self._wake = None
+
+    def close(self) -> None:
+        """Finish what is queued, then end ``run``."""
+        self._closing = True
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+
+@contextlib.contextmanager
+def map_nats_errors(doing: str) -> Iterator[None]:
+    """Translate NATS client exceptions into ours, once, at the boundary."""
+    try:
+        yield
+    except nats.errors.NoRespondersError as exc:
+        raise ActorNotFound(f"{doing}: no responders") from exc
+    except (TimeoutError, nats.errors.TimeoutError) as exc:
+        raise AskTimeout(f"{doing}: timed out") from exc
+    except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:
+        raise TransportUnavailable(f"{doing}: {type(exc).__name__}: {exc}") from exc
+
+
+class NatsTransport:
+    """Connects an ``ActorSystem`` to a NATS cluster.
+
+    ``NatsTransport(servers=["nats://127.0.0.1:4222"], types=[Order, Paid])``: ``types``
+    are the message classes this node sends and accepts (anything else arriving is a
+    dead letter). Auth and TLS go to the NATS client: ``user``/``password``, ``token``,
+    ``tls`` (an ``ssl.SSLContext``). ``heartbeat`` seconds between heartbeats; a node
+    silent for ``heartbeat * misses`` seconds is down: its watched actors produce
+    ``Terminated(ref, "nodedown")``.
+    """
+
+    def __init__(
+        self,
+        servers: Sequence[str] = ("nats://127.0.0.1:4222",),
+        *,
+        types: Sequence[type] = (),
+        node_id: str | None = None,
+        prefix: str = "actors",
+        heartbeat: float = 1.0,
+        misses: int = 3,
+        user: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        tls: Any = None,
+        connect_timeout: float = 2.0,
+    ) -> None:
+        if heartbeat <= 0 or misses < 1:
+            raise ValueError(f"need heartbeat > 0 and misses >= 1, got {heartbeat}, {misses}")
+        self.servers = list(servers)
+        self.node_id = node_id or uuid.uuid4().hex[:12]
+        if not re.fullmatch(r"[-_a-zA-Z0-9]+", self.node_id):
+            raise ValueError(f"node_id must match [-_a-zA-Z0-9]+, got {self.node_id!r}")
+        self.prefix = prefix
+        self.heartbeat = heartbeat
+        self.misses = misses
+        self._types = list(types)
+        self._auth = {"user": user, "password": password, "token": token, "tls": tls}
+        self._connect_timeout = connect_timeout
+        self._system: ActorSystem | None = None
+        self._codec: Codec | None = None
+        self._data: Client | None = None
+        self._control: Client | None = None
+        self._writer: _Writer | None = None
+        self._control_writer: _Writer | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._base = ""
+        self._asks: dict[str, tuple[asyncio.Future[Any], RemoteRef, Any]] = {}
+        self._tokens = itertools.count(1)
+        # Local actors reachable by path from other nodes (a ref of theirs was sent).
+        self._exported: weakref.WeakValueDictionary[str, ActorCell] = weakref.WeakValueDictionary()
+        self._name_subs: dict[str, Any] = {}
+        # node -> target path -> local watcher cells
+        self._remote_watches: dict[str, dict[str, list[ActorCell]]] = {}
+        self._peers: dict[str, asyncio.TimerHandle] = {}
+        self._down: set[str] = set()
+        self._beat_timer: asyncio.TimerHandle | None = None
+        self._kv: Any = None
+        self._closing = False
+        self.counters: dict[str, int] = {
+            "disconnects": 0,
+            "reconnects": 0,
+            "errors": 0,
+            "slow_consumers": 0,
+            "undecodable": 0,
+            "publish_failures": 0,
+        }
+
+    def __repr__(self) -> str:
+        return f"<NatsTransport node={self.node_id} servers={self.servers}>"
+
+    # ------------------------------------------------------------------ life cycle
+
+    async def start(self, system: ActorSystem) -> None:
+        self._system = system
+        self._base = f"{self.prefix}.{subject_token(system.name)}"
+        self._codec = Codec(self._types, export=self._export, resolve=self._resolve)
+        self._data = await self._connect("data")
+        self._control = await self._connect("control")
+        base, node = self._base, self.node_id
+        with map_nats_errors("subscribing"):
+            await self._data.subscribe(f"{base}.node.{node}.>", cb=self._on_actor_message)
+            await self._data.subscribe(f"{base}.reply.{node}.*", cb=self._on_reply)
+            await self._control.subscribe(f"{base}.ctl.{node}", cb=self._on_control)
+            await self._control.subscribe(f"{base}.hb.*", cb=self._on_heartbeat)
+            js = self._data.jetstream()
+            bucket = re.sub(r"[^-_a-zA-Z0-9]", "_", f"{self.prefix}_{system.name}_names")
+            try:
+                self._kv = await js.key_value(bucket)
+            except nats.js.errors.BucketNotFoundError:
+                try:
+                    self._kv = await js.create_key_value(bucket=bucket, history=1)
+                except nats.js.errors.BadRequestError:
+                    self._kv = await js.key_value(bucket)  # another node created it first
+        task_group = system._task_group
+        assert task_group is not None
+        self._writer = _Writer(self, self._data)
+        self._control_writer = _Writer(self, self._control)
+        self._spawn_task(self._writer.run())
+        self._spawn_task(self._control_writer.run())
+        self._beat()
+        log.info("transport started", node=node, servers=self.servers)
+
+    def _spawn_task(self, coro: Any) -> None:
+        assert self._system is not None and self._system._task_group is not None
+        task = self._system._task_group.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Finish queued sends, say goodbye, release names, disconnect. Idempotent."""
+        if self._data is None or self._closing:
+            return
+        self._closing = True
+        if self._beat_timer is not None:
+            self._beat_timer.cancel()
+        for timer in self._peers.values():
+            timer.cancel()
+        self._peers.clear()
+        if self._control_writer is not None:
+            self._control_writer.publish(
+                f"{self._base}.hb.{self.node_id}", b"", "", {"Bye": "1"}, None
+            )
+        for writer in (self._writer, self._control_writer):
+            if writer is not None:
+                writer.close()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for future, _, _ in self._asks.values():
+            if not future.done():
+                future.set_exception(TransportUnavailable("the transport closed"))
+        self._asks.clear()
+        data, control = self._data, self._control
+        self._data = self._control = None
+        for client in (data, control):
+            if client is not None:
+                with contextlib.suppress(nats.errors.Error, OSError):
+                    await client.drain()
+        log.info("transport closed", node=self.node_id)
+
+    async def _connect(self, role: str) -> Client:
+        system = self._system
+        assert system is not None
+
+        async def on_disconnect() -> None:
+            if self._closing:
+                return  # our own drain at close
+            self.counters["disconnects"] += 1
+            log.warning("nats disconnected", node=self.node_id, connection=role)
+
+        async def on_reconnect() -> None:
+            self.counters["reconnects"] += 1
+            log.info("nats reconnected", node=self.node_id, connection=role)
+
+        async def on_error(error: Exception) -> None:
+            if isinstance(error, nats.errors.SlowConsumerError):
+                self.counters["slow_consumers"] += 1
+            self.counters["errors"] += 1
+            log.warning("nats error", node=self.node_id, connection=role, error=repr(error))
+
+        options = {key: value for key, value in self._auth.items() if value is not None}
+        try:
+            return await nats.connect(
+                servers=self.servers,
+                name=f"{system.name}/{self.node_id}/{role}",
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                ping_interval=2,
+                max_outstanding_pings=2,
+                connect_timeout=self._connect_timeout,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+                error_cb=on_error,
+                **options,
+            )
+        except (TimeoutError, nats.errors.Error, OSError) as exc:
+            raise TransportUnavailable(
+                f"cannot connect to NATS at {self.servers}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    # ------------------------------------------------------------------ addresses
+
+    def _export(self, ref: ActorRef) -> RefAddress:
+        if isinstance(ref, RemoteRef):
+            return ref._address
+        cell = ref._cell
+        self._exported[cell.path] = cell
+        assert self._system is not None
+        return RefAddress(self._system.name, self.node_id, cell.path)
+
+    def _resolve(self, address: RefAddress) -> ActorRef:
+        if address.node == self.node_id:
+            cell = self._exported.get(address.path)
+            if cell is not None:
+                return cell.ref
+        return RemoteRef(self, address, self._actor_subject(address))
+
+    def _actor_subject(self, address: RefAddress) -> str:
+        base = f"{self.prefix}.{subject_token(address.system)}"
+        return f"{base}.node.{address.node}.a.{path_tokens(address.path)}"
+
+    def named(self, name: str) -> RemoteRef:
+        """A ref addressing ``name`` by its subject, wherever the actor runs."""
+        assert self._system is not None
+        address = RefAddress(self._system.name, "*", f"{self._system.name}/{name}")
+        return RemoteRef(self, address, f"{self._base}.name.{subject_token(name)}")
+
+    def _node_alive(self, node: str) -> bool:
+        return node not in self._down
+
+    # ------------------------------------------------------------------ registry
+
+    async def register(self, name: str, cell: ActorCell) -> None:
+        assert self._data is not None and self._kv is not None and self._system is not None
+        value = msgspec.msgpack.encode(self._export(cell.ref))
+        key = kv_key(name)
+        with map_nats_errors(f"registering `{name}`"):
+            try:
+                await self._kv.create(key, value)
+            except nats.js.errors.KeyWrongLastSequenceError:
+                holder = msgspec.msgpack.decode((await self._kv.get(key)).value, type=RefAddress)
+                if holder.node != self.node_id and holder.node not in self._down:
+                    raise ValueError(
+                        f"name `{name}` is already registered in system "
+                        f"`{self._system.name}` by `{holder.path}` on node `{holder.node}`"
+                    ) from None
+                await self._kv.put(key, value)
+            subject = f"{self._base}.name.{subject_token(name)}"
+
+            async def on_named(msg: Msg) -> None:
+                self._on_named_message(name, msg)
+
+            self._name_subs[name] = await self._data.subscribe(subject, cb=on_named)
+
+    def unregister(self, name: str, cell: ActorCell) -> None:
+        if self._data is None:
+            return
+        self._spawn_task(self._release(name))
+
+    async def _release(self, name: str) -> None:
+        sub = self._name_subs.pop(name, None)
+        with contextlib.suppress(nats.errors.Error, nats.js.errors.Error, OSError):
+            if sub is not None:
+                await sub.unsubscribe()
+            await self._kv.delete(kv_key(name))
+
+    async def lookup(self, name: str) -> ActorRef | None:
+        if self._kv is None:
+            raise TransportUnavailable("the transport is not started")
+        with map_nats_errors(f"looking up `{name}`"):
+            try:
+                entry = await self._kv.get(kv_key(name))
+            except nats.js.errors.KeyNotFoundError:
+                return None
+        if entry.value is None:
+            return None
+        address = msgspec.msgpack.decode(entry.value, type=RefAddress)
+        if address.node in self._down:
+            return None
+        return self._resolve(address)
+
+    # ------------------------------------------------------------------ sending
+
+    def _headers(self, type_name: str) -> dict[str, str]:
+        headers = {"Actor-Type": type_name}
+        sender = current_cell.get()
+        if sender is not None:
+            address = self._export(sender.ref)
+            headers["Sender-Node"] = address.node
+            headers["Sender-Path"] = address.path
+        return headers
+
+    def _tell(self, ref: RemoteRef, message: Any) -> None:
+        assert self._codec is not None
+        type_name, payload = self._codec.encode(message)
+        writer = self._writer
+        if writer is None or writer._closing:
+            self._dead_letter(message, ref.path, "transport_unavailable")
+            return
+        writer.publish(ref._subject, payload, "", self._headers(type_name), message)
+
+    async def _ask(self, ref: RemoteRef, message: Any, timeout: float) -> Any:
+        assert self._codec is not None
+        name = type(message).__name__
+        data, writer = self._data, self._writer
+        if data is None or writer is None or not data.is_connected:
+            raise TransportUnavailable(
+                f"ask of `{name}` to `{ref.path}`: not connected to NATS",
+                actor=ref.path,
+                message_type=name,
+            )
+        type_name, payload = self._codec.encode(message)
+        token = str(next(self._tokens))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._asks[token] = (future, ref, message)
+        reply = f"{self._base}.reply.{self.node_id}.{token}"
+        writer.publish(ref._subject, payload, reply, self._headers(type_name), message)
+        timer = loop.call_later(timeout, self._ask_expired, token, timeout)
+        try:
+            return await future
+        finally:
+            timer.cancel()
+            self._asks.pop(token, None)
+
+    def _ask_expired(self, token: str, timeout: float) -> None:
+        pending = self._asks.pop(token, None)
+        if pending is not None and not pending[0].done():
+            future, ref, message = pending
+            name = type(message).__name__
+            future.set_exception(
+                AskTimeout(
+                    f"ask of `{name}` to `{ref.path}` timed out after {timeout} s",
+                    actor=ref.path,
+                    message_type=name,
+                )
+            )
+
+    def _answer(self, reply_to: str, value: Any) -> None:
+        assert self._codec is not None
+        headers: dict[str, str] = {}
+        try:
+            if self._codec.registered(type(value)):
+                type_name, payload = self._codec.encode(value)
+                headers["Actor-Type"] = type_name
+            else:
+                payload = self._codec.encode_value(value)
+        except CodecError as exc:
+            self._answer_error(reply_to, _CRASHED, str(exc))
+            return
+        if self._writer is not None:
+            self._writer.publish(reply_to, payload, "", headers or None, None)
+
+    def _answer_error(self, reply_to: str, kind: str, text: str) -> None:
+        if self._writer is not None:
+            self._writer.publish(reply_to, text.encode(), "", {"Actor-Error": kind}, None)
+
+    def _publish_failed(self, subject: str, reply: str, about: Any, exc: Exception) -> None:
+        self.counters["publish_failures"] += 1
+        log.warning("nats publish failed", subject=subject, error=repr(exc))
+        token = reply.rsplit(".", 1)[-1] if reply.startswith(f"{self._base}.reply.") else None
+        pending = self._asks.pop(token, None) if token else None
+        if pending is not None and not pending[0].done():
+            pending[0].set_exception(TransportUnavailable(f"sending to `{subject}` failed: {exc}"))
+        elif about is not None:
+            self._dead_letter(about, subject, "transport_unavailable")
+
+    def _dead_letter(self, message: Any, recipient: str, reason: str) -> None:
+        if self._system is not None:
+            self._system._dead_letter(message, recipient, reason, None)
+
+    # ------------------------------------------------------------------ receiving
+
+    async def _on_actor_message(self, msg: Msg) -> None:
+        prefix = f"{self._base}.node.{self.node_id}.a."
+        if not msg.subject.startswith(prefix):
+            self._reject(msg, msg.subject, _NOT_FOUND, "no such actor")
+            return
+        path = tokens_path(msg.subject[len(prefix) :])
+        self._deliver(self._exported.get(path), path, msg)
+
+    def _on_named_message(self, name: str, msg: Msg) -> None:
+        assert self._system is not None
+        ref = self._system.whereis(name)
+        self._deliver(None if ref is None else ref._cell, name, msg)
+
+    def _deliver(self, cell: ActorCell | None, target: str, msg: Msg) -> None:
+        """Decode and enqueue; never awaits. Every failure is a dead letter (and an
+        error answer when it was an ask)."""
+        assert self._codec is not None
+        if cell is None or cell.state == STOPPED:
+            self._reject(msg, target, _NOT_FOUND, f"no actor `{target}` on this node")
+            return
+        headers = msg.headers or {}
+        try:
+            message = self._codec.decode(headers.get("Actor-Type", ""), msg.data)
+        except CodecError as exc:
+            self.counters["undecodable"] += 1
+            log.warning("undecodable message", actor=cell.path, error=str(exc))
+            self._reject(msg, cell.path, _UNDECODABLE, str(exc))
+            return
+        accepts = getattr(type(cell.actor), "accepts", None)
+        if accepts is not None and not isinstance(message, accepts):
+            log.warning("message type not accepted", actor=cell.path, type=type(message).__name__)
+            self._reject(msg, cell.path, _UNDECODABLE, f"`{cell.path}` does not accept it", message)
+            return
+        sender: Any = None
+        if msg.reply:
+            sender = Reply(_RemoteAnswer(self, msg.reply))
+        elif "Sender-Node" in headers and self._system is not None:
+            sender = self._resolve(
+                RefAddress(self._system.name, headers["Sender-Node"], headers["Sender-Path"])
+            )
+        entry = message if sender is None else Envelope(message, sender)
+        try:
+            cell.mailbox._offer(entry)
+        except MailboxFull:
+            if msg.reply:
+                self._answer_error(msg.reply, _FULL, f"the mailbox of `{cell.path}` is full")
+        except MailboxClosed:
+            self._reject(msg, cell.path, _NOT_FOUND, f"`{cell.path}` stopped", message)
+
+    def _reject(self, msg: Msg, target: str, kind: str, text: str, message: Any = None) -> None:
+        self._dead_letter(message if message is not None else msg.data, target, kind)
+        if msg.reply:
+            self._answer_error(msg.reply, kind, text)
+
+    async def _on_reply(self, msg: Msg) -> None:
+        token = msg.subject.rsplit(".", 1)[-1]
+        pending = self._asks.pop(token, None)
+        if pending is None or pending[0].done():
+            return  # the asker gave up already
+        future, ref, message = pending
+        name = type(message).__name__
+        headers = msg.headers or {}
+        if headers.get("Status") == "503":
+            future.set_exception(
+                ActorNotFound(
+                    f"ask of `{name}` to `{ref.path}`: no responders (its node is gone)",
+                    actor=ref.path,
+                    message_type=name,
+                )
+            )
+            return
+        error = headers.get("Actor-Error")
+        if error is not None:
+            future.set_exception(_remote_error(error, msg.data.decode(), ref.path, name))
+            return
+        assert self._codec is not None
+        try:
+            type_name = headers.get("Actor-Type")
+            if type_name is not None:
+                value = self._codec.decode(type_name, msg.data)
+            else:
+                value = self._codec.decode_value(msg.data)
+        except CodecError as exc:
+            future.set_exception(exc)
+            return
+        future.set_result(value)
+
+    # ------------------------------------------------------------------ watching
+
+    def _watch(self, ref: RemoteRef, watcher: ActorCell) -> None:
+        node = ref._address.node
+        if node in self._down:
+            watcher.deliver(Terminated(ref, "nodedown"), Priority.SYSTEM)
+            return
+        watchers = self._remote_watches.setdefault(node, {}).setdefault(ref.path, [])
+        if watcher in watchers:
+            return
+        watchers.append(watcher)
+        self._control_send(node, Watch(ref.path, self._export(watcher.ref)))
+
+    def _unwatch(self, ref: RemoteRef, watcher: ActorCell) -> None:
+        node = ref._address.node
+        watchers = self._remote_watches.get(node, {}).get(ref.path, [])
+        if watcher in watchers:
+            watchers.remove(watcher)
+            self._control_send(node, Unwatch(ref.path, self._export(watcher.ref)))
+
+    def _send_down(self, terminated: Terminated, watcher: RefAddress) -> None:
+        target = self._export(terminated.ref)
+        self._control_send(watcher.node, Down(target, watcher.path, terminated.reason))
+
+    def _control_send(self, node: str, message: Control) -> None:
+        if self._control_writer is not None:
+            self._control_writer.publish(
+                f"{self._base}.ctl.{node}", msgspec.msgpack.encode(message), "", None, None
+            )
+
+    async def _on_control(self, msg: Msg) -> None:
+        try:
+            notice = msgspec.msgpack.decode(msg.data, type=Control)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            self.counters["undecodable"] += 1
+            log.warning("undecodable control message", error=str(exc))
+            return
+        match notice:
+            case Watch(target, watcher):
+                proxy = _RemoteWatcher(self, watcher)
+                cell = self._exported.get(target)
+                if cell is None or cell.state == STOPPED:
+                    self._control_send(
+                        watcher.node,
+                        Down(
+                            RefAddress(watcher.system, self.node_id, target), watcher.path, "noproc"
+                        ),
+                    )
+                    return
+                if cell.watchers is None:
+                    cell.watchers = []
+                if proxy not in cell.watchers:
+                    cell.watchers.append(proxy)  # type: ignore[arg-type]
+            case Unwatch(target, watcher):
+                cell = self._exported.get(target)
+                proxy = _RemoteWatcher(self, watcher)
+                if cell is not None and cell.watchers and proxy in cell.watchers:
+                    cell.watchers.remove(proxy)  # type: ignore[arg-type]
+            case Down(target, watcher_path, reason):
+                by_path = self._remote_watches.get(target.node, {})
+                cells = by_path.get(target.path, [])
+                ref = self._resolve(target)
+                for cell in [c for c in cells if c.path == watcher_path]:
+                    cells.remove(cell)
+                    cell.deliver(Terminated(ref, reason), Priority.SYSTEM)
+                if not cells:
+                    by_path.pop(target.path, None)
+
+    # ------------------------------------------------------------------ liveness
+
+    def _beat(self) -> None:
+        if self._control_writer is not None:
+            self._control_writer.publish(f"{self._base}.hb.{self.node_id}", b"", "", None, None)
+        loop = asyncio.get_running_loop()
+        self._beat_timer = loop.call_later(self.heartbeat, self._beat)
+
+    async def _on_heartbeat(self, msg: Msg) -> None:
+        node = msg.subject.rsplit(".", 1)[-1]
+        if node == self.node_id:
+            return
+        timer = self._peers.pop(node, None)
+        if timer is not None:
+            timer.cancel()
+        if msg.headers and msg.headers.get("Bye"):
+            self._node_down(node, "nodedown")
+            return
+        self._down.discard(node)
+        loop = asyncio.get_running_loop()
+        self._peers[node] = loop.call_later(
+            self.heartbeat * self.misses, self._node_down, node, "nodedown"
+        )
+
+    def _node_down(self, node: str, reason: str) -> None:
+        """A node went silent (or said goodbye): its watched actors are gone."""
+        self._peers.pop(node, None)
+        self._down.add(node)
+        log.warning("node down", node=node, reason=reason)
+        for path, watchers in self._remote_watches.pop(node, {}).items():
+            assert self._system is not None
+            ref = self._resolve(RefAddress(self._system.name, node, path))
+            for watcher in watchers:
+                watcher.deliver(Terminated(ref, reason), Priority.SYSTEM)
+
+
+def _remote_error(kind: str, text: str, path: str, message_type: str) -> ActorsError:
+    if kind == _NOT_FOUND:
+        return ActorNotFound(text, actor=path, message_type=message_type)
+    if kind == _FULL:
+        return MailboxFull(text, actor=path, message_type=message_type)
+    if kind == _UNDECODABLE:
+        return CodecError(text, actor=path, message_type=message_type)
+    return ActorCrashed(text, actor=path, message_type=message_type)
