@@ -125,7 +125,7 @@ class Guardian:
         if not children:
             return
         await stop_children({key: cell for key, cell in children.items() if cell is not bus})
-        if bus is not None and bus.state != STOPPED:
+        if bus is not None and bus.state != STOPPED and (bus.mailbox or bus.task is not None):
             with contextlib.suppress(ActorsError):
                 # Asked after everything else it holds: answered once all is delivered.
                 await bus.ref.ask(Subscriptions(), timeout=bus.shutdown or 5.0)

@@ -236,7 +236,7 @@ register(
         metrics=(
             Metric(
                 key="p50",
-                label="crash -> restarted -> answer p50 (bare = try/except loop)",
+                label="crash -> restart -> answer p50 (bare: try/except)",
                 unit="µs",
                 better="lower",
                 goal=Goal("<= 50 µs", _p50_within_50us),
@@ -245,7 +245,7 @@ register(
             ),
             Metric(
                 key="p99",
-                label="crash -> restarted -> answer p99",
+                label="crash -> restart -> answer p99",
                 unit="µs",
                 better="lower",
                 digits=1,
