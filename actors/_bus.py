@@ -57,6 +57,8 @@ class Publish(msgspec.Struct, frozen=True):
 
     event: Any
     topic: str | None = None
+    remote: bool = False
+    """Set by a transport for an event another node published: delivered here only."""
 
 
 class Subscribe(msgspec.Struct, frozen=True):
@@ -174,15 +176,19 @@ class EventBus(Actor):
             case Terminated(ref, _):
                 self._drop(ref._cell, None)
                 return None
-            case Publish(event, topic):
-                self.publish(event, topic)
+            case Publish(event, topic, remote):
+                self.publish(event, topic, remote)
                 return None
             case _:
                 self.publish(message, None)
                 return None
 
-    def publish(self, event: Any, topic: str | None) -> None:
-        """Put ``event`` into every matching subscriber's mailbox, without waiting."""
+    def publish(self, event: Any, topic: str | None, remote: bool = False) -> None:
+        """Put ``event`` into every matching subscriber's mailbox, without waiting; with
+        a transport, also send it once to every other node (which fans it out there)."""
+        transport = self.system._transport
+        if transport is not None and not remote:
+            transport.forward_event(event, topic)
         event_type = type(event)
         if topic is None:
             topic = getattr(event_type, "topic", None)

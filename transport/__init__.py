@@ -12,16 +12,19 @@ from ._base import LocalTransport, Transport
 from ._codec import Codec, RefAddress
 from ._errors import CodecError, TransportError, TransportUnavailable
 from ._nats import NatsTransport, RemoteRef
+from ._pool import PoolStats, TransportPool
 
 __all__ = [
     "Codec",
     "CodecError",
     "LocalTransport",
     "NatsTransport",
+    "PoolStats",
     "RefAddress",
     "RemoteRef",
     "Transport",
     "TransportError",
+    "TransportPool",
     "TransportUnavailable",
 ]
 

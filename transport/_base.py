@@ -8,7 +8,7 @@ the whole cluster). Sends to local refs never involve the transport.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from actors import ActorRef, ActorSystem
@@ -37,6 +37,10 @@ class Transport(Protocol):
     async def lookup(self, name: str) -> ActorRef | None:
         """The ref of the actor registered as ``name`` on any node, or ``None``."""
 
+    def forward_event(self, event: Any, topic: str | None) -> None:
+        """The event bus published ``event`` here: deliver it to the other nodes' buses
+        (once per node, not once per subscriber). Never blocks."""
+
 
 class LocalTransport:
     """The in-process transport: every actor is local, names are the system's own.
@@ -62,3 +66,6 @@ class LocalTransport:
 
     async def lookup(self, name: str) -> ActorRef | None:
         return None if self._system is None else self._system.whereis(name)
+
+    def forward_event(self, event: Any, topic: str | None) -> None:
+        """No other node to tell."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import re
 import urllib.parse
@@ -49,6 +50,7 @@ from actors import (
     MailboxClosed,
     MailboxFull,
     Priority,
+    Publish,
     Terminated,
 )
 from actors._cell import STOPPED, ActorCell
@@ -83,7 +85,9 @@ def path_tokens(path: str) -> str:
     return ".".join(subject_token(segment) for segment in path.split("/"))
 
 
+@functools.lru_cache(maxsize=8192)
 def tokens_path(tokens: str) -> str:
+    """The actor path a subject's tokens name (cached: a node sees few distinct ones)."""
     return "/".join(urllib.parse.unquote(token) for token in tokens.split("."))
 
 
@@ -341,6 +345,7 @@ class NatsTransport:
         self._beat_timer: asyncio.TimerHandle | None = None
         self._kv: Any = None
         self._closing = False
+        self._type_headers: dict[str, dict[str, str]] = {}
         self.counters: dict[str, int] = {
             "disconnects": 0,
             "reconnects": 0,
@@ -365,6 +370,7 @@ class NatsTransport:
         with map_nats_errors("subscribing"):
             await self._data.subscribe(f"{base}.node.{node}.>", cb=self._on_actor_message)
             await self._data.subscribe(f"{base}.reply.{node}.*", cb=self._on_reply)
+            await self._data.subscribe(f"{base}.event.>", cb=self._on_event)
             await self._control.subscribe(f"{base}.ctl.{node}", cb=self._on_control)
             await self._control.subscribe(f"{base}.hb.*", cb=self._on_heartbeat)
             js = self._data.jetstream()
@@ -547,13 +553,15 @@ class NatsTransport:
     # ------------------------------------------------------------------ sending
 
     def _headers(self, type_name: str) -> dict[str, str]:
-        headers = {"Actor-Type": type_name}
         sender = current_cell.get()
-        if sender is not None:
-            address = self._export(sender.ref)
-            headers["Sender-Node"] = address.node
-            headers["Sender-Path"] = address.path
-        return headers
+        if sender is None:
+            # Shared per type: the NATS client only reads headers.
+            headers = self._type_headers.get(type_name)
+            if headers is None:
+                headers = self._type_headers[type_name] = {"Actor-Type": type_name}
+            return headers
+        address = self._export(sender.ref)
+        return {"Actor-Type": type_name, "Sender-Node": address.node, "Sender-Path": address.path}
 
     def _tell(self, ref: RemoteRef, message: Any) -> None:
         assert self._codec is not None
@@ -723,6 +731,42 @@ class NatsTransport:
             return
         future.set_result(value)
 
+    # ------------------------------------------------------------------ events
+
+    def forward_event(self, event: Any, topic: str | None) -> None:
+        """Send a published event to the other nodes, once: each fans it out to its own
+        subscribers. Only registered types cross; others stay on this node."""
+        codec, writer = self._codec, self._writer
+        if codec is None or writer is None or writer._closing:
+            return
+        if not codec.registered(type(event)):
+            return
+        try:
+            type_name, payload = codec.encode(event)
+        except CodecError as exc:
+            log.warning("event not forwarded", error=str(exc))
+            return
+        headers = {"Actor-Type": type_name, "Origin-Node": self.node_id}
+        if topic is not None:
+            headers["Topic"] = topic
+        subject = f"{self._base}.event.{subject_token(topic or type_name)}"
+        writer.publish(subject, payload, "", headers, None)
+
+    async def _on_event(self, msg: Msg) -> None:
+        headers = msg.headers or {}
+        if headers.get("Origin-Node") == self.node_id or self._system is None:
+            return
+        assert self._codec is not None
+        try:
+            event = self._codec.decode(headers.get("Actor-Type", ""), msg.data)
+        except CodecError as exc:
+            self.counters["undecodable"] += 1
+            log.warning("undecodable event", error=str(exc))
+            return
+        bus = self._system._bus_cell
+        if bus is not None:
+            bus.deliver(Publish(event, headers.get("Topic"), remote=True), Priority.NORMAL)
+
     # ------------------------------------------------------------------ watching
 
     def _watch(self, ref: RemoteRef, watcher: ActorCell) -> None:
@@ -807,7 +851,8 @@ class NatsTransport:
         if timer is not None:
             timer.cancel()
         if msg.headers and msg.headers.get("Bye"):
-            self._node_down(node, "nodedown")
+            log.info("node left", node=node)
+            self._node_down(node, "nodedown", quiet=True)
             return
         self._down.discard(node)
         loop = asyncio.get_running_loop()
@@ -815,11 +860,14 @@ class NatsTransport:
             self.heartbeat * self.misses, self._node_down, node, "nodedown"
         )
 
-    def _node_down(self, node: str, reason: str) -> None:
+    def _node_down(self, node: str, reason: str, quiet: bool = False) -> None:
         """A node went silent (or said goodbye): its watched actors are gone."""
         self._peers.pop(node, None)
         self._down.add(node)
-        log.warning("node down", node=node, reason=reason)
+        if not quiet:
+            log.warning(
+                "node down: no heartbeat", node=node, silent_for=self.heartbeat * self.misses
+            )
         for path, watchers in self._remote_watches.pop(node, {}).items():
             assert self._system is not None
             ref = self._resolve(RefAddress(self._system.name, node, path))
