@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: all test lint run bench bench-quick clean
+.PHONY: all test lint run cluster bench bench-quick clean
 
 all: test
 
@@ -30,6 +30,9 @@ lint: $(STAMP)
 
 run: $(STAMP)
 	$(PY) -m actors run examples/pipeline/tree.toml --duration 5
+
+cluster: $(STAMP)
+	$(PY) -m examples.cluster
 
 bench: $(BENCH_STAMP)
 	$(PY) -m bench
