@@ -5,8 +5,6 @@ modules (``actors/_*.py``), which may change without notice. ``supervision`` and
 ``transport`` build on this package; it imports neither.
 """
 
-import msgspec
-
 from ._actor import Actor
 from ._bus import EventBus, Publish, Subscribe, Subscription, Subscriptions, Unsubscribe
 from ._callback_bus import AsyncEventBus
@@ -29,6 +27,7 @@ from ._messages import (
     SupervisorEscalated,
     Terminated,
 )
+from ._public import present_as as _present_as
 from ._ref import ActorRef
 from ._run import run
 from ._system import ActorSystem, SystemMetrics
@@ -66,13 +65,4 @@ __all__ = [
     "Unsubscribe",
 ]
 
-# Reprs and tracebacks say `actors.X`, not the private module. msgspec resolves a
-# Struct's annotations in the namespace of its ``__module__``, so each Struct's type
-# information is built (and cached by msgspec) before the rename.
-for _name in __all__:
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("actors._"):
-        if isinstance(_obj, type) and issubclass(_obj, msgspec.Struct):
-            msgspec.json.Decoder(_obj)
-        _obj.__module__ = "actors"
-del _name, _obj
+_present_as("actors", globals(), __all__)

@@ -5,7 +5,7 @@ or JSON with ``load_spec``) and start it with ``system.spawn_tree(spec)``; the r
 ``SupervisorRef`` carries the dynamic API (``start_child``, ``which_children`` ...).
 """
 
-import msgspec
+from actors._public import present_as as _present_as
 
 from ._errors import (
     ChildError,
@@ -48,13 +48,4 @@ __all__ = [
     "SupervisorSpec",
 ]
 
-# Reprs and tracebacks say `supervision.X`, not the private module. msgspec resolves a
-# Struct's annotations in the namespace of its ``__module__``, so each Struct's type
-# information is built (and cached by msgspec) before the rename.
-for _name in __all__:
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("supervision._"):
-        if isinstance(_obj, type) and issubclass(_obj, msgspec.Struct):
-            msgspec.json.Decoder(_obj)
-        _obj.__module__ = "supervision"
-del _name, _obj
+_present_as("supervision", globals(), __all__)

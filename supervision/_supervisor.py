@@ -440,7 +440,9 @@ class Supervisor(Actor):
             self._remove(child)
         return None
 
-    async def _restart_child(self, child_id: str) -> Any:
+    def _stopped_child(self, child_id: str) -> _Child | _Failed:
+        """The child ``child_id`` if it is terminated: what restart_child and
+        delete_child need (OTP's not_found / restarting / running errors otherwise)."""
         child = self._by_key.get(child_id)
         if child is None:
             return _Failed(self._error("not_found", "not found", child_id))
@@ -448,6 +450,12 @@ class Supervisor(Actor):
             return _Failed(self._error("restarting", "is restarting", child_id))
         if child.running:
             return _Failed(self._error("running", "is running", child_id))
+        return child
+
+    async def _restart_child(self, child_id: str) -> Any:
+        child = self._stopped_child(child_id)
+        if isinstance(child, _Failed):
+            return child
         try:
             cell = await self._start(child)
         except ChildStartError as error:
@@ -455,13 +463,9 @@ class Supervisor(Actor):
         return cell.ref
 
     def _delete_child(self, child_id: str) -> Any:
-        child = self._by_key.get(child_id)
-        if child is None:
-            return _Failed(self._error("not_found", "not found", child_id))
-        if child.restarting:
-            return _Failed(self._error("restarting", "is restarting", child_id))
-        if child.running:
-            return _Failed(self._error("running", "is running", child_id))
+        child = self._stopped_child(child_id)
+        if isinstance(child, _Failed):
+            return child
         self._remove(child)
         return None
 

@@ -6,7 +6,7 @@ explicit). NATS is the distributed engine: this package writes no cluster protoc
 beyond addressing, liveness and watch notices on top of it.
 """
 
-import msgspec
+from actors._public import present_as as _present_as
 
 from ._base import LocalTransport, Transport
 from ._codec import Codec, RefAddress
@@ -28,12 +28,4 @@ __all__ = [
     "TransportUnavailable",
 ]
 
-# Reprs and tracebacks say `transport.X` (Struct type info is built before the rename:
-# msgspec resolves annotations in the namespace of ``__module__``).
-for _name in __all__:
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("transport._"):
-        if isinstance(_obj, type) and issubclass(_obj, msgspec.Struct):
-            msgspec.json.Decoder(_obj)
-        _obj.__module__ = "transport"
-del _name, _obj
+_present_as("transport", globals(), __all__)

@@ -13,9 +13,7 @@ subscriber itself.
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, ClassVar
 
 import msgspec
@@ -50,15 +48,6 @@ from actors import (
     Unsubscribe,
 )
 from actors._bus import topic_matches
-
-# pytest's "prepend" import mode puts ``tests/`` on sys.path (for tests/conftest.py), where
-# ``tests/supervision`` is found as a namespace package named ``supervision`` before the
-# editable install's finder is asked. With the project root on sys.path the real package
-# wins (the same work-around as tests/supervision/conftest.py).
-sys.path.append(str(Path(__file__).resolve().parents[2]))
-if getattr(sys.modules.get("supervision"), "__file__", "") is None:
-    del sys.modules["supervision"]  # a namespace package imported through the shadow
-
 from supervision import ChildSpec, SupervisorSpec
 
 # ---------------------------------------------------------------------- events

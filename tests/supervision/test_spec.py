@@ -12,7 +12,6 @@ import math
 from typing import Any
 
 import pytest
-from conftest import Worker
 
 from actors import ActorsError, Overflow
 from supervision import (
@@ -28,6 +27,7 @@ from supervision import (
     SupervisorError,
     SupervisorSpec,
 )
+from tests.supervision.support import Worker
 
 # ---------------------------------------------------------------------- defaults
 

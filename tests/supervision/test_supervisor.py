@@ -16,24 +16,6 @@ import asyncio
 from typing import Any
 
 import pytest
-from conftest import (
-    Boom,
-    CancelSelf,
-    Crash,
-    Gate,
-    GetArgs,
-    Hang,
-    Journal,
-    Ping,
-    Record,
-    StopNormally,
-    Worker,
-    child_ref,
-    restarted,
-    until_system_fails,
-    watch,
-    worker,
-)
 
 from actors import ActorCrashed, ActorNotFound, ActorRef, ActorsError, ActorSystem, AskTimeout
 from supervision import (
@@ -51,6 +33,24 @@ from supervision import (
     Strategy,
     SupervisorRef,
     SupervisorSpec,
+)
+from tests.supervision.support import (
+    Boom,
+    CancelSelf,
+    Crash,
+    Gate,
+    GetArgs,
+    Hang,
+    Journal,
+    Ping,
+    Record,
+    StopNormally,
+    Worker,
+    child_ref,
+    restarted,
+    until_system_fails,
+    watch,
+    worker,
 )
 
 ONE_FOR_ONE = Strategy.ONE_FOR_ONE

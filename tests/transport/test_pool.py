@@ -78,7 +78,7 @@ async def test_pool_waiters_served_first_come_first_served() -> None:
 
 
 async def test_pool_unhealthy_connection_closed_and_replaced() -> None:
-    pool, opened = make_pool()
+    pool, _ = make_pool()
     conn = await pool.acquire()
     await pool.release(conn)
     conn.healthy = False
@@ -115,7 +115,7 @@ async def test_pool_cancelled_waiter_handed_a_connection_gives_it_back() -> None
 
 
 async def test_pool_close_fails_waiters_and_closes_connections() -> None:
-    pool, opened = make_pool(max_size=1)
+    pool, _ = make_pool(max_size=1)
     busy = await pool.acquire()
     waiter = asyncio.ensure_future(pool.acquire())
     await asyncio.sleep(0)
