@@ -22,7 +22,6 @@ publish costs one dict lookup plus one mailbox put per subscriber.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -30,7 +29,15 @@ import structlog
 
 from ._actor import Actor
 from ._errors import MailboxClosed, MailboxFull
-from ._messages import Terminated
+from ._messages import (
+    ActorFailed,
+    ActorRestarted,
+    ActorStarted,
+    ActorStopped,
+    DeadLetter,
+    SupervisorEscalated,
+    Terminated,
+)
 from ._ref import ActorRef
 
 if TYPE_CHECKING:
@@ -49,6 +56,16 @@ __all__ = [
 log = structlog.get_logger("actors.events")
 
 EVERYTHING = "*"
+
+RUNTIME_EVENTS: tuple[type, ...] = (
+    ActorStarted,
+    ActorStopped,
+    ActorFailed,
+    ActorRestarted,
+    SupervisorEscalated,
+    DeadLetter,
+)
+"""The events the runtime publishes about itself (topics ``actors.*``)."""
 
 
 class Publish(msgspec.Struct, frozen=True):
@@ -103,24 +120,70 @@ def check_target(to: Any) -> None:
     raise TypeError(f"subscribe to a type, a topic pattern or '*', got {to!r}")
 
 
-class BusState:
-    """The subscriptions, kept outside the bus actor so they survive its restart."""
+def _wants_runtime_events(to: Any) -> bool:
+    """Does a subscription to ``to`` match any of the runtime's own events?"""
+    if isinstance(to, type):
+        return any(issubclass(event_type, to) for event_type in RUNTIME_EVENTS)
+    return to == EVERYTHING or str(to).startswith(("actors.", "*", ">"))
 
-    __slots__ = ("cache", "subscriptions")
+
+class BusState:
+    """The subscriptions, kept outside the bus actor so they survive its restart.
+
+    Every change is O(1) (or O(subscriptions of that subscriber)): a bus with ten
+    thousand subscribers that come and go must not slow down quadratically.
+    """
+
+    __slots__ = ("by_cell", "cache", "runtime_subscriptions", "subscriptions")
 
     def __init__(self) -> None:
-        # (subscriber cell, target) pairs in subscription order; a target is a type,
-        # a topic pattern, or "*". Invariant: no pair appears twice.
-        self.subscriptions: list[tuple[ActorCell, Any]] = []
+        # (id(cell), target) -> (cell, target), in subscription order; a target is a
+        # type, a topic pattern, or "*". Invariant: a pair appears at most once.
+        self.subscriptions: dict[tuple[int, Any], tuple[ActorCell, Any]] = {}
+        # id(cell) -> its targets, so a stopped subscriber is dropped without a scan.
+        self.by_cell: dict[int, list[Any]] = {}
+        # How many subscriptions match runtime events: forwarding them only pays off
+        # while this is non-zero.
+        self.runtime_subscriptions = 0
         # (event type, topic) -> the subscriber cells it goes to, each once, in order.
         self.cache: dict[tuple[type, str | None], tuple[ActorCell, ...]] = {}
+
+    def add(self, cell: ActorCell, to: Any) -> bool:
+        """Subscribe; False if ``cell`` was already subscribed to ``to``."""
+        key = (id(cell), to)
+        if key in self.subscriptions:
+            return False
+        self.subscriptions[key] = (cell, to)
+        self.by_cell.setdefault(id(cell), []).append(to)
+        self.runtime_subscriptions += _wants_runtime_events(to)
+        self.cache.clear()
+        return True
+
+    def remove(self, cell: ActorCell, to: Any = None) -> bool:
+        """Drop one subscription (``to``) or all of ``cell``'s; True if any was."""
+        targets = self.by_cell.get(id(cell))
+        if not targets:
+            return False
+        dropped = list(targets) if to is None else [t for t in targets if t == to]
+        for target in dropped:
+            del self.subscriptions[(id(cell), target)]
+            targets.remove(target)
+            self.runtime_subscriptions -= _wants_runtime_events(target)
+        if not targets:
+            del self.by_cell[id(cell)]
+        if dropped:
+            self.cache.clear()
+        return bool(dropped)
+
+    def subscribed(self, cell: ActorCell) -> bool:
+        return id(cell) in self.by_cell
 
     def matching(self, event_type: type, topic: str | None) -> tuple[ActorCell, ...]:
         key = (event_type, topic)
         found = self.cache.get(key)
         if found is None:
             cells: dict[int, ActorCell] = {}
-            for cell, to in self.subscriptions:
+            for cell, to in self.subscriptions.values():
                 if id(cell) in cells:
                     continue
                 if isinstance(to, type):
@@ -133,16 +196,6 @@ class BusState:
                     cells[id(cell)] = cell
             found = self.cache[key] = tuple(cells.values())
         return found
-
-    def wants(self, event_types: Iterable[type], topic_prefix: str) -> bool:
-        """Does any subscription match some of these types or topics?"""
-        for _, to in self.subscriptions:
-            if isinstance(to, type):
-                if any(issubclass(t, to) for t in event_types):
-                    return True
-            elif to == EVERYTHING or to.startswith((topic_prefix, "*", ">")):
-                return True
-        return False
 
 
 class EventBus(Actor):
@@ -162,9 +215,7 @@ class EventBus(Actor):
                     log.error("subscription refused", subscriber=subscriber.path, error=str(error))
                     return None
                 cell = subscriber._cell
-                if (cell, to) not in self.state.subscriptions:
-                    self.state.subscriptions.append((cell, to))
-                    self.state.cache.clear()
+                if self.state.add(cell, to):
                     self._cell.watch(cell)
                     self.system._bus_subscriptions_changed()
                 return None
@@ -172,7 +223,9 @@ class EventBus(Actor):
                 self._drop(subscriber._cell, to)
                 return None
             case Subscriptions():
-                return [Subscription(cell.ref, to) for cell, to in self.state.subscriptions]
+                return [
+                    Subscription(cell.ref, to) for cell, to in self.state.subscriptions.values()
+                ]
             case Terminated(ref, _):
                 self._drop(ref._cell, None)
                 return None
@@ -203,14 +256,7 @@ class EventBus(Actor):
                 continue  # the subscriber stopped; its Terminated is on its way to us
 
     def _drop(self, cell: ActorCell, to: Any) -> None:
-        before = len(self.state.subscriptions)
-        self.state.subscriptions = [
-            (c, t)
-            for c, t in self.state.subscriptions
-            if c is not cell or (to is not None and t != to)
-        ]
-        if len(self.state.subscriptions) != before:
-            self.state.cache.clear()
-            if not any(c is cell for c, _ in self.state.subscriptions):
+        if self.state.remove(cell, to):
+            if not self.state.subscribed(cell):
                 self._cell.unwatch(cell)
             self.system._bus_subscriptions_changed()

@@ -34,12 +34,7 @@ from ._cell import STOPPED, SUSPENDED, ActorCell, Reason, describe, is_normal, s
 from ._errors import ActorsError
 from ._mailbox import Mailbox, Priority
 from ._messages import (
-    ActorFailed,
-    ActorRestarted,
-    ActorStarted,
-    ActorStopped,
     DeadLetter,
-    SupervisorEscalated,
     Terminated,
 )
 from ._ref import ActorRef
@@ -49,14 +44,6 @@ __all__ = ["ActorSystem", "SystemMetrics"]
 
 log = structlog.get_logger("actors")
 
-RUNTIME_EVENTS = (
-    ActorStarted,
-    ActorStopped,
-    ActorFailed,
-    ActorRestarted,
-    SupervisorEscalated,
-    DeadLetter,
-)
 # Messages the bus takes as requests: publishing one of these as an event wraps it in
 # Publish, so it is delivered rather than obeyed.
 _BUS_REQUESTS = (Publish, Subscribe, Unsubscribe, Subscriptions, Terminated)
@@ -412,7 +399,7 @@ class ActorSystem:
         """Forward runtime events to the bus only while someone subscribes to them, so
         an unobserved system pays nothing per spawn, stop or dead letter."""
         forward = self._forward_to_bus
-        wanted = self._bus_state.wants(RUNTIME_EVENTS, "actors.")
+        wanted = self._bus_state.runtime_subscriptions > 0
         if wanted and forward not in self._listeners:
             self._listeners.append(forward)
         elif not wanted and forward in self._listeners:
