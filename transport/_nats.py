@@ -338,6 +338,7 @@ class NatsTransport:
         # Local actors reachable by path from other nodes (a ref of theirs was sent).
         self._exported: weakref.WeakValueDictionary[str, ActorCell] = weakref.WeakValueDictionary()
         self._name_subs: dict[str, Any] = {}
+        self._pool_subs: dict[tuple[str, str], Any] = {}  # (pool, member path) -> sub
         # node -> target path -> local watcher cells
         self._remote_watches: dict[str, dict[str, list[ActorCell]]] = {}
         self._peers: dict[str, asyncio.TimerHandle] = {}
@@ -495,6 +496,48 @@ class NatsTransport:
         assert self._system is not None
         address = RefAddress(self._system.name, "*", f"{self._system.name}/{name}")
         return RemoteRef(self, address, f"{self._base}.name.{subject_token(name)}")
+
+    def pool(self, name: str) -> RemoteRef:
+        """A ref to the pool ``name``: each message goes to one of its members, on any
+        node (a NATS queue group). An ask with no member anywhere is ActorNotFound."""
+        assert self._system is not None
+        address = RefAddress(self._system.name, "*", f"{self._system.name}/pool:{name}")
+        return RemoteRef(self, address, f"{self._base}.pool.{subject_token(name)}")
+
+    async def join_pool(self, name: str, ref: ActorRef) -> None:
+        """Make the local actor ``ref`` a member of pool ``name`` until it stops or
+        leaves; messages to the pool are shared among all members of all nodes."""
+        if isinstance(ref, RemoteRef):
+            raise TypeError(f"only local actors can join a pool, got {ref!r}")
+        assert self._data is not None
+        cell = ref._cell
+        key = (name, cell.path)
+        if key in self._pool_subs:
+            return
+
+        async def on_pool_message(msg: Msg) -> None:
+            if cell.state == STOPPED:
+                self._leave(key)  # a member that stopped leaves on its next message
+            self._deliver(cell, cell.path, msg)
+
+        subject = f"{self._base}.pool.{subject_token(name)}"
+        with map_nats_errors(f"joining pool `{name}`"):
+            self._pool_subs[key] = await self._data.subscribe(
+                subject, queue=subject_token(name), cb=on_pool_message
+            )
+            await self._data.flush()  # a member when this returns, cluster-wide
+
+    async def leave_pool(self, name: str, ref: ActorRef) -> None:
+        sub = self._pool_subs.pop((name, ref.path), None)
+        if sub is not None and self._data is not None:
+            with map_nats_errors(f"leaving pool `{name}`"):
+                await sub.unsubscribe()
+                await self._data.flush()  # no longer a member when this returns
+
+    def _leave(self, key: tuple[str, str]) -> None:
+        sub = self._pool_subs.pop(key, None)
+        if sub is not None:
+            self._spawn_task(sub.unsubscribe())
 
     def _node_alive(self, node: str) -> bool:
         return node not in self._down
