@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import nats
 import nats.errors
+import nats.js.api
 import nats.js.errors
 import structlog
 from nats.aio.client import Client
@@ -123,6 +124,13 @@ class Down(msgspec.Struct, tag=True, frozen=True):
 Control = Watch | Unwatch | Down
 
 
+class Registration(msgspec.Struct, frozen=True, array_like=True):
+    """A name's entry in the registry bucket."""
+
+    address: RefAddress
+    durable: bool = False
+
+
 class RemoteRef(ActorRef):
     """A ref to an actor on another node; ``tell``/``ask`` go through NATS.
 
@@ -130,12 +138,15 @@ class RemoteRef(ActorRef):
     (a remote mailbox's bound applies on its node).
     """
 
-    __slots__ = ("_address", "_subject", "_transport")
+    __slots__ = ("_address", "_durable", "_subject", "_transport")
 
-    def __init__(self, transport: NatsTransport, address: RefAddress, subject: str) -> None:
+    def __init__(
+        self, transport: NatsTransport, address: RefAddress, subject: str, durable: bool = False
+    ) -> None:
         self._transport = transport
         self._address = address
         self._subject = subject
+        self._durable = durable  # tells go through the actor's JetStream mailbox
 
     @property
     def path(self) -> str:
@@ -163,12 +174,16 @@ class RemoteRef(ActorRef):
         return hash(self._address)
 
     def tell(self, message: Any, priority: Priority = Priority.NORMAL) -> None:
-        self._transport._tell(self, message)
+        if self._durable:
+            self._transport._durable_tell(self._subject, self.path, message)
+        else:
+            self._transport._tell(self, message)
 
     async def send(self, message: Any, priority: Priority = Priority.NORMAL) -> None:
-        self._transport._tell(self, message)
+        self.tell(message, priority)
 
     async def ask(self, message: Any, *, timeout: float = 5.0) -> Any:
+        """Asks are not durable: they go to the actor's node directly."""
         return await self._transport._ask(self, message, timeout)
 
     def _watched_by(self, watcher: ActorCell) -> None:
@@ -176,6 +191,48 @@ class RemoteRef(ActorRef):
 
     def _unwatched_by(self, watcher: ActorCell) -> None:
         self._transport._unwatch(self, watcher)
+
+
+class DurableRef(ActorRef):
+    """The ref of a local actor with a durable mailbox: tells are stored in JetStream
+    first (at-least-once, deduplicated by message id) and delivered from there; asks
+    stay direct. Equal to the actor's plain ref."""
+
+    __slots__ = ("_subject", "_transport")
+
+    def __init__(self, cell: ActorCell, transport: NatsTransport, subject: str) -> None:
+        super().__init__(cell)
+        self._transport = transport
+        self._subject = subject
+
+    def tell(self, message: Any, priority: Priority = Priority.NORMAL) -> None:
+        self._transport._durable_tell(self._subject, self.path, message)
+
+    async def send(self, message: Any, priority: Priority = Priority.NORMAL) -> None:
+        self.tell(message, priority)
+
+
+class _JetStreamAck:
+    """The ``ReplyTarget`` of a durable message: handling it acknowledges it (the
+    runtime answers it with the handler's result), a crash asks for redelivery."""
+
+    __slots__ = ("_ack_subject", "_done", "_transport")
+
+    def __init__(self, transport: NatsTransport, ack_subject: str) -> None:
+        self._transport = transport
+        self._ack_subject = ack_subject
+        self._done = False
+
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, result: Any, /) -> None:
+        self._done = True
+        self._transport._js_ack(self._ack_subject, b"+ACK")
+
+    def set_exception(self, exception: BaseException, /) -> None:
+        self._done = True
+        self._transport._js_ack(self._ack_subject, b"-NAK")
 
 
 class _RemoteAnswer:
@@ -339,6 +396,13 @@ class NatsTransport:
         self._exported: weakref.WeakValueDictionary[str, ActorCell] = weakref.WeakValueDictionary()
         self._name_subs: dict[str, Any] = {}
         self._pool_subs: dict[tuple[str, str], Any] = {}  # (pool, member path) -> sub
+        self._durable_subs: dict[str, Any] = {}  # name -> JetStream push subscription
+        self._durable_stream: str | None = None
+        # Durable tells waiting for JetStream's acknowledgement: (subject, payload,
+        # headers, target path, message), published one at a time by _store().
+        self._durable_outbox: deque[tuple[str, bytes, dict[str, str], str, Any]] = deque()
+        self._durable_wake: asyncio.Future[None] | None = None
+        self._connected = asyncio.Event()
         # node -> target path -> local watcher cells
         self._remote_watches: dict[str, dict[str, list[ActorCell]]] = {}
         self._peers: dict[str, asyncio.TimerHandle] = {}
@@ -367,6 +431,7 @@ class NatsTransport:
         self._codec = Codec(self._types, export=self._export, resolve=self._resolve)
         self._data = await self._connect("data")
         self._control = await self._connect("control")
+        self._connected.set()
         base, node = self._base, self.node_id
         with map_nats_errors("subscribing"):
             await self._data.subscribe(f"{base}.node.{node}.>", cb=self._on_actor_message)
@@ -389,6 +454,7 @@ class NatsTransport:
         self._control_writer = _Writer(self, self._control)
         self._spawn_task(self._writer.run())
         self._spawn_task(self._control_writer.run())
+        self._spawn_task(self._store())
         self._beat()
         log.info("transport started", node=node, servers=self.servers)
 
@@ -415,6 +481,8 @@ class NatsTransport:
         for writer in (self._writer, self._control_writer):
             if writer is not None:
                 writer.close()
+        self._wake_store()
+        self._connected.set()  # a store waiting for the connection sees _closing
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         for future, _, _ in self._asks.values():
@@ -437,10 +505,14 @@ class NatsTransport:
             if self._closing:
                 return  # our own drain at close
             self.counters["disconnects"] += 1
+            if role == "data":
+                self._connected.clear()
             log.warning("nats disconnected", node=self.node_id, connection=role)
 
         async def on_reconnect() -> None:
             self.counters["reconnects"] += 1
+            if role == "data":
+                self._connected.set()
             log.info("nats reconnected", node=self.node_id, connection=role)
 
         async def on_error(error: Exception) -> None:
@@ -546,13 +618,15 @@ class NatsTransport:
 
     async def register(self, name: str, cell: ActorCell) -> None:
         assert self._data is not None and self._kv is not None and self._system is not None
-        value = msgspec.msgpack.encode(self._export(cell.ref))
+        durable = bool(getattr(type(cell.actor), "durable", False))
+        value = msgspec.msgpack.encode(Registration(self._export(cell.ref), durable))
         key = kv_key(name)
         with map_nats_errors(f"registering `{name}`"):
             try:
                 await self._kv.create(key, value)
             except nats.js.errors.KeyWrongLastSequenceError:
-                holder = msgspec.msgpack.decode((await self._kv.get(key)).value, type=RefAddress)
+                entry = await self._kv.get(key)
+                holder = msgspec.msgpack.decode(entry.value, type=Registration).address
                 if holder.node != self.node_id and holder.node not in self._down:
                     raise ValueError(
                         f"name `{name}` is already registered in system "
@@ -565,6 +639,8 @@ class NatsTransport:
                 self._on_named_message(name, msg)
 
             self._name_subs[name] = await self._data.subscribe(subject, cb=on_named)
+            if durable:
+                await self._open_durable(name, cell)
 
     def unregister(self, name: str, cell: ActorCell) -> None:
         if self._data is None:
@@ -573,9 +649,13 @@ class NatsTransport:
 
     async def _release(self, name: str) -> None:
         sub = self._name_subs.pop(name, None)
+        durable = self._durable_subs.pop(name, None)
         with contextlib.suppress(nats.errors.Error, nats.js.errors.Error, OSError):
             if sub is not None:
                 await sub.unsubscribe()
+            if durable is not None:
+                # The consumer stays: queued messages wait for the next incarnation.
+                await durable.unsubscribe()
             await self._kv.delete(kv_key(name))
 
     async def lookup(self, name: str) -> ActorRef | None:
@@ -588,9 +668,12 @@ class NatsTransport:
                 return None
         if entry.value is None:
             return None
-        address = msgspec.msgpack.decode(entry.value, type=RefAddress)
+        registration = msgspec.msgpack.decode(entry.value, type=Registration)
+        address = registration.address
         if address.node in self._down:
             return None
+        if registration.durable and address.node != self.node_id:
+            return RemoteRef(self, address, self._durable_subject(name), durable=True)
         return self._resolve(address)
 
     # ------------------------------------------------------------------ sending
@@ -700,11 +783,17 @@ class NatsTransport:
         ref = self._system.whereis(name)
         self._deliver(None if ref is None else ref._cell, name, msg)
 
-    def _deliver(self, cell: ActorCell | None, target: str, msg: Msg) -> None:
+    def _deliver(
+        self, cell: ActorCell | None, target: str, msg: Msg, durable: bool = False
+    ) -> None:
         """Decode and enqueue; never awaits. Every failure is a dead letter (and an
-        error answer when it was an ask)."""
+        error answer when it was an ask). A durable message that cannot be handled now
+        is left for redelivery; one that can never be decoded is terminated."""
         assert self._codec is not None
         if cell is None or cell.state == STOPPED:
+            if durable:
+                self._js_ack(msg.reply, b"-NAK")  # for the next incarnation
+                return
             self._reject(msg, target, _NOT_FOUND, f"no actor `{target}` on this node")
             return
         headers = msg.headers or {}
@@ -713,15 +802,25 @@ class NatsTransport:
         except CodecError as exc:
             self.counters["undecodable"] += 1
             log.warning("undecodable message", actor=cell.path, error=str(exc))
+            if durable:
+                self._js_ack(msg.reply, b"+TERM")
+                self._dead_letter(msg.data, cell.path, _UNDECODABLE)
+                return
             self._reject(msg, cell.path, _UNDECODABLE, str(exc))
             return
         accepts = getattr(type(cell.actor), "accepts", None)
         if accepts is not None and not isinstance(message, accepts):
             log.warning("message type not accepted", actor=cell.path, type=type(message).__name__)
+            if durable:
+                self._js_ack(msg.reply, b"+TERM")  # it will never be accepted
+                self._dead_letter(message, cell.path, _UNDECODABLE)
+                return
             self._reject(msg, cell.path, _UNDECODABLE, f"`{cell.path}` does not accept it", message)
             return
         sender: Any = None
-        if msg.reply:
+        if durable:
+            sender = Reply(_JetStreamAck(self, msg.reply))
+        elif msg.reply:
             sender = Reply(_RemoteAnswer(self, msg.reply))
         elif "Sender-Node" in headers and self._system is not None:
             sender = self._resolve(
@@ -731,9 +830,14 @@ class NatsTransport:
         try:
             cell.mailbox._offer(entry)
         except MailboxFull:
-            if msg.reply:
+            if durable:
+                self._js_ack(msg.reply, b'-NAK {"delay": 1000000000}')  # retry in 1 s
+            elif msg.reply:
                 self._answer_error(msg.reply, _FULL, f"the mailbox of `{cell.path}` is full")
         except MailboxClosed:
+            if durable:
+                self._js_ack(msg.reply, b"-NAK")  # for the next incarnation
+                return
             self._reject(msg, cell.path, _NOT_FOUND, f"`{cell.path}` stopped", message)
 
     def _reject(self, msg: Msg, target: str, kind: str, text: str, message: Any = None) -> None:
@@ -773,6 +877,100 @@ class NatsTransport:
             future.set_exception(exc)
             return
         future.set_result(value)
+
+    # ------------------------------------------------------------------ durable mailboxes
+
+    def _durable_subject(self, name: str) -> str:
+        return f"{self._base}.durable.{subject_token(name)}"
+
+    async def _open_durable(self, name: str, cell: ActorCell) -> None:
+        """Consume the actor's JetStream mailbox (a durable consumer: what was stored
+        while no incarnation ran is delivered now) and give it a DurableRef."""
+        assert self._data is not None and self._system is not None
+        js = self._data.jetstream()
+        subject = self._durable_subject(name)
+        if self._durable_stream is None:
+            stream = re.sub(r"[^-_a-zA-Z0-9]", "_", f"{self.prefix}_{self._system.name}_durable")
+            try:
+                await js.stream_info(stream)
+            except nats.js.errors.NotFoundError:
+                with contextlib.suppress(nats.js.errors.BadRequestError):  # a race: fine
+                    await js.add_stream(
+                        name=stream,
+                        subjects=[f"{self._base}.durable.>"],
+                        retention=nats.js.api.RetentionPolicy.WORK_QUEUE,
+                        storage=nats.js.api.StorageType.FILE,
+                        duplicate_window=120.0,
+                    )
+            self._durable_stream = stream
+        consumer = "d_" + re.sub(r"[^-_a-zA-Z0-9]", "_", kv_key(name))
+
+        async def on_durable(msg: Msg) -> None:
+            self._deliver(cell, cell.path, msg, durable=True)
+
+        self._durable_subs[name] = await js.subscribe(
+            subject,
+            durable=consumer,
+            stream=self._durable_stream,
+            manual_ack=True,
+            cb=on_durable,
+            config=nats.js.api.ConsumerConfig(
+                ack_policy=nats.js.api.AckPolicy.EXPLICIT,
+                ack_wait=30.0,
+                max_deliver=5,
+                max_ack_pending=1000,
+            ),
+        )
+        cell.ref = DurableRef(cell, self, subject)
+
+    def _durable_tell(self, subject: str, path: str, message: Any) -> None:
+        """Queue a tell for JetStream; ``_store`` publishes it until acknowledged."""
+        assert self._codec is not None
+        type_name, payload = self._codec.encode(message)
+        if self._closing:
+            self._dead_letter(message, path, "transport_unavailable")
+            return
+        headers = dict(self._headers(type_name))
+        headers["Nats-Msg-Id"] = uuid.uuid4().hex  # JetStream drops a retried duplicate
+        self._durable_outbox.append((subject, payload, headers, path, message))
+        self._wake_store()
+
+    def _wake_store(self) -> None:
+        wake = self._durable_wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+    async def _store(self) -> None:
+        """Publish durable tells in order, each until JetStream acknowledges it: across
+        disconnects it waits for the connection (an event, not a poll) and retries with
+        the same message id, so a retry never stores a message twice."""
+        outbox = self._durable_outbox
+        loop = asyncio.get_running_loop()
+        while True:
+            while outbox:
+                subject, payload, headers, path, message = outbox[0]
+                data = self._data
+                if data is None or self._closing:
+                    outbox.popleft()
+                    self._dead_letter(message, path, "transport_unavailable")
+                    continue
+                try:
+                    await data.jetstream().publish(subject, payload, timeout=2.0, headers=headers)
+                except (nats.errors.Error, nats.js.errors.Error, OSError, TimeoutError) as exc:
+                    self.counters["publish_failures"] += 1
+                    log.warning("durable tell not stored yet; retrying", error=repr(exc))
+                    await self._connected.wait()
+                    continue
+                outbox.popleft()
+            if self._closing:
+                return
+            self._durable_wake = loop.create_future()
+            await self._durable_wake
+            self._durable_wake = None
+
+    def _js_ack(self, ack_subject: str, verdict: bytes) -> None:
+        if self._writer is not None and ack_subject:
+            self._writer.publish(ack_subject, verdict, "", None, None)
 
     # ------------------------------------------------------------------ events
 
