@@ -889,20 +889,7 @@ class NatsTransport:
         assert self._data is not None and self._system is not None
         js = self._data.jetstream()
         subject = self._durable_subject(name)
-        if self._durable_stream is None:
-            stream = re.sub(r"[^-_a-zA-Z0-9]", "_", f"{self.prefix}_{self._system.name}_durable")
-            try:
-                await js.stream_info(stream)
-            except nats.js.errors.NotFoundError:
-                with contextlib.suppress(nats.js.errors.BadRequestError):  # a race: fine
-                    await js.add_stream(
-                        name=stream,
-                        subjects=[f"{self._base}.durable.>"],
-                        retention=nats.js.api.RetentionPolicy.WORK_QUEUE,
-                        storage=nats.js.api.StorageType.FILE,
-                        duplicate_window=120.0,
-                    )
-            self._durable_stream = stream
+        await self._ensure_stream()
         consumer = "d_" + re.sub(r"[^-_a-zA-Z0-9]", "_", kv_key(name))
 
         async def on_durable(msg: Msg) -> None:
@@ -922,6 +909,34 @@ class NatsTransport:
             ),
         )
         cell.ref = DurableRef(cell, self, subject)
+
+    async def _ensure_stream(self) -> None:
+        """Create the system's durable-mailbox stream once (work-queue retention: a
+        message stays until a consumer acknowledges it)."""
+        if self._durable_stream is not None:
+            return
+        assert self._data is not None and self._system is not None
+        js = self._data.jetstream()
+        stream = re.sub(r"[^-_a-zA-Z0-9]", "_", f"{self.prefix}_{self._system.name}_durable")
+        try:
+            await js.stream_info(stream)
+        except nats.js.errors.NotFoundError:
+            with contextlib.suppress(nats.js.errors.BadRequestError):  # another node won
+                await js.add_stream(
+                    name=stream,
+                    subjects=[f"{self._base}.durable.>"],
+                    retention=nats.js.api.RetentionPolicy.WORK_QUEUE,
+                    storage=nats.js.api.StorageType.FILE,
+                    duplicate_window=120.0,
+                )
+        self._durable_stream = stream
+
+    def durable(self, name: str) -> RemoteRef:
+        """A ref to the durable mailbox of ``name``: its tells are stored even while no
+        incarnation of the actor runs, and delivered when one starts."""
+        assert self._system is not None
+        address = RefAddress(self._system.name, "*", f"{self._system.name}/{name}")
+        return RemoteRef(self, address, self._durable_subject(name), durable=True)
 
     def _durable_tell(self, subject: str, path: str, message: Any) -> None:
         """Queue a tell for JetStream; ``_store`` publishes it until acknowledged."""
@@ -946,6 +961,7 @@ class NatsTransport:
         the same message id, so a retry never stores a message twice."""
         outbox = self._durable_outbox
         loop = asyncio.get_running_loop()
+        delay = 0.0
         while True:
             while outbox:
                 subject, payload, headers, path, message = outbox[0]
@@ -955,12 +971,18 @@ class NatsTransport:
                     self._dead_letter(message, path, "transport_unavailable")
                     continue
                 try:
+                    await self._ensure_stream()
                     await data.jetstream().publish(subject, payload, timeout=2.0, headers=headers)
                 except (nats.errors.Error, nats.js.errors.Error, OSError, TimeoutError) as exc:
                     self.counters["publish_failures"] += 1
                     log.warning("durable tell not stored yet; retrying", error=repr(exc))
                     await self._connected.wait()
+                    # Connected but refused (JetStream not ready after a restart): back
+                    # off before the next attempt rather than spin.
+                    delay = min(2.0, delay * 2 or 0.05)
+                    await asyncio.sleep(delay)
                     continue
+                delay = 0.0
                 outbox.popleft()
             if self._closing:
                 return
