@@ -147,6 +147,7 @@ class Mailbox:
         "_evicted",
         "_getters",
         "_got",
+        "_guarded",
         "_high_water",
         "_maxsize",
         "_normal",
@@ -181,6 +182,8 @@ class Mailbox:
         self._getters: list[_Getter] = []
         self._putters: deque[_Putter] | None = None
         self._closed = False
+        # True when a put needs the guarded path: the mailbox is bounded or closed.
+        self._guarded = maxsize is not None
         self._owner: MailboxOwner | None = None
         self._wakeup: MailboxOwner | None = None
         # put (accepted) is not counted on the hot path: it is got + queued + evicted,
@@ -266,54 +269,58 @@ class Mailbox:
     def _offer(self, entry: Any, priority: Priority = _NORMAL) -> None:
         """Queue an entry (message or Envelope), applying the overflow policy.
 
-        Every tell goes through here: the NORMAL, unbounded case is kept short.
+        Every tell goes through here. The common case (NORMAL priority into an open,
+        unbounded mailbox) costs one flag test; the rest is in ``_offer_guarded``.
         """
-        if self._closed:
-            name = type(message_of(entry)).__name__
-            raise MailboxClosed(f"put of `{name}` to a closed mailbox", message_type=name)
-        if priority is _NORMAL:
+        if priority is _NORMAL and not self._guarded:
             queue = self._normal
             if queue is None:
                 queue = self._normal = deque()
+            queue.append(entry)
             size = len(queue) + self._other_count
-            if self._maxsize is not None and size >= self._maxsize:
-                if not self._make_room(entry):
-                    return
-                queue = self._normal
-                if queue is None:
-                    queue = self._normal = deque()
-                size = len(queue) + self._other_count
-            queue.append(entry)
-        else:
-            priority = Priority(priority)
-            if priority is _NORMAL:  # a plain int 2
-                self._offer(entry, _NORMAL)
-                return
-            maxsize = self._maxsize
-            if (
-                maxsize is not None
-                and priority is not _SYSTEM
-                and len(self) >= maxsize
-                and not self._make_room(entry)
-            ):
-                return
-            other = self._other
-            if other is None:
-                other = self._other = [None, None, None, None]
-            queue = other[priority]
-            if queue is None:
-                queue = other[priority] = deque()
-            queue.append(entry)
-            self._other_count += 1
-            size = len(self) - 1
-        if size >= self._high_water:
-            self._high_water = size + 1
+            if size > self._high_water:
+                self._high_water = size
+        elif not self._offer_guarded(entry, priority):
+            return
         if self._getters:
             self._wake_getter(message_of(entry))
         wakeup = self._wakeup
         if wakeup is not None:
             self._wakeup = None
             wakeup._mailbox_ready()
+
+    def _offer_guarded(self, entry: Any, priority: Priority) -> bool:
+        """Queue into a closed or bounded mailbox, or at another priority; False if the
+        entry was dropped by the overflow policy."""
+        if self._closed:
+            name = type(message_of(entry)).__name__
+            raise MailboxClosed(f"put of `{name}` to a closed mailbox", message_type=name)
+        priority = Priority(priority)
+        maxsize = self._maxsize
+        if (
+            maxsize is not None
+            and priority is not _SYSTEM
+            and len(self) >= maxsize
+            and not self._make_room(entry)
+        ):
+            return False
+        if priority is _NORMAL:
+            queue = self._normal
+            if queue is None:
+                queue = self._normal = deque()
+        else:
+            other = self._other
+            if other is None:
+                other = self._other = [None, None, None, None]
+            queue = other[priority]
+            if queue is None:
+                queue = other[priority] = deque()
+            self._other_count += 1
+        queue.append(entry)
+        size = len(self)
+        if size > self._high_water:
+            self._high_water = size
+        return True
 
     def _make_room(self, entry: Any) -> bool:
         """Apply the overflow policy to a full mailbox; True if ``entry`` may go in."""
@@ -648,6 +655,7 @@ class Mailbox:
         if self._closed:
             return
         self._closed = True
+        self._guarded = True
         self._wakeup = None
         getters, self._getters = self._getters, []
         for getter in getters:

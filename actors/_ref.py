@@ -36,10 +36,11 @@ class ActorRef:
     with ``==``; they are hashable and may travel inside messages.
     """
 
-    __slots__ = ("_cell",)
+    __slots__ = ("_cell", "_mailbox")
 
     def __init__(self, cell: ActorCell) -> None:
         self._cell = cell
+        self._mailbox = cell.mailbox  # the hot path's one hop (a cell keeps its mailbox)
 
     @property
     def path(self) -> str:
@@ -81,7 +82,7 @@ class ActorRef:
         if sender is not None:
             message = Envelope(message, sender.ref)
         try:
-            self._cell.mailbox._offer(message, priority)
+            self._mailbox._offer(message, priority)
         except MailboxClosed:
             self._cell.undeliverable(message, "stopped")
 
