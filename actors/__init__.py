@@ -28,7 +28,7 @@ from ._messages import (
     Terminated,
 )
 from ._public import present_as as _present_as
-from ._ref import ActorRef
+from ._ref import NO_REPLY, ActorRef
 from ._run import run
 from ._system import ActorSystem, SystemMetrics
 
@@ -52,6 +52,7 @@ __all__ = [
     "MailboxClosed",
     "MailboxFull",
     "MailboxStats",
+    "NO_REPLY",
     "Overflow",
     "Priority",
     "Publish",

@@ -29,7 +29,7 @@ import structlog
 from ._errors import ActorCrashed, ActorNotFound, ActorsError, MailboxFull
 from ._mailbox import _NOTHING, Envelope, Mailbox, Priority, message_of
 from ._messages import ActorFailed, ActorStarted, ActorStopped, Terminated
-from ._ref import ActorRef, Reply, current_cell
+from ._ref import NO_REPLY, ActorRef, Reply, current_cell
 
 if TYPE_CHECKING:
     from ._actor import Actor
@@ -298,7 +298,7 @@ class ActorCell:
                 self.system._handled += mailbox._got - got_before
                 self._report_failure(exc, message)
                 return exc
-            if sender.__class__ is reply_class:
+            if sender.__class__ is reply_class and result is not NO_REPLY:
                 sender.tell(result)
             budget -= 1
             if not budget:

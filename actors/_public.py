@@ -18,6 +18,8 @@ def present_as(package: str, namespace: dict[str, Any], names: Iterable[str]) ->
     """
     for name in names:
         obj = namespace[name]
+        if not (isinstance(obj, type) or callable(obj)):
+            continue  # constants (NO_REPLY) keep their class's module
         if getattr(obj, "__module__", "").startswith(f"{package}._"):
             if isinstance(obj, type) and issubclass(obj, msgspec.Struct):
                 msgspec.json.Decoder(obj)

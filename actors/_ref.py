@@ -17,13 +17,28 @@ from ._mailbox import Envelope, Priority
 if TYPE_CHECKING:
     from ._cell import ActorCell
 
-__all__ = ["ActorRef"]
+__all__ = ["NO_REPLY", "ActorRef"]
 
 # The cell whose task is running: set once by each actor task, read by ``tell`` so the
 # receiver's ``self.sender`` names the sending actor (Akka's implicit sender).
 current_cell: contextvars.ContextVar[ActorCell | None] = contextvars.ContextVar(
     "actors_current_cell", default=None
 )
+
+
+class _NoReply:
+    """The type of ``NO_REPLY``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "actors.NO_REPLY"
+
+
+NO_REPLY: Any = _NoReply()
+"""Return this from ``receive`` to answer an ask later, through ``self.sender`` kept
+for the purpose (Erlang's ``{noreply, State}``): the asker waits until then, or until
+its timeout."""
 
 _NORMAL = Priority.NORMAL
 _current = current_cell.get

@@ -12,6 +12,7 @@ import msgspec
 import pytest
 
 from actors import (
+    NO_REPLY,
     Actor,
     ActorCrashed,
     ActorNotFound,
@@ -423,3 +424,25 @@ async def test_ref_after_stop_stays_valid_and_not_alive() -> None:
         assert repr(ref) == "ActorRef('test/old')"
         assert ref.tell(Num(1)) is None  # a dead letter, not an exception
         assert system.metrics().dead_letters == 1
+
+
+async def test_ask_answered_later_with_no_reply_and_kept_sender() -> None:
+    # Erlang's {noreply, State}: keep the asker's handle, answer from a later message.
+    class Deferred(Actor):
+        def __init__(self) -> None:
+            self.waiting: list[Any] = []
+
+        async def receive(self, message: Any) -> Any:
+            if message == "question":
+                self.waiting.append(self.sender)
+                return NO_REPLY
+            for asker in self.waiting:
+                asker.tell(f"answer after {message}")
+            return None
+
+    async with ActorSystem("test") as system:
+        ref = await system.spawn(Deferred)
+        pending = asyncio.ensure_future(ref.ask("question", timeout=2))
+        await asyncio.sleep(0)
+        ref.tell("release")
+        assert await pending == "answer after release"
