@@ -311,6 +311,8 @@ class ActorSystem:
         message it is handling, its children, then ``stopped()``. After ``timeout``
         seconds (default: the actor's shutdown time, 5 s) its task is cancelled."""
         await ref._cell.stop("shutdown", timeout)
+        if self._transport is not None:
+            await self._transport.settle()  # its name is released cluster-wide too
 
     def metrics(self) -> SystemMetrics:
         return SystemMetrics(

@@ -8,18 +8,21 @@ is what lets the harness give every system its own process per repeat.
 
 Extension point
 ---------------
-The design also sets goals the suite does not measure yet, because the features are being
-built by others. To add them, write a module per family and import it in
-``bench.workloads``; nothing else changes (harness, table, JSON and chart are generic):
+To add a family, write a module that calls ``register`` and list it in
+``bench.workloads.FAMILIES``; nothing else changes (harness, table, JSON and chart are
+generic). The most recent ones:
 
 - ``bench/eventbus.py``: publish to one subscriber, p50 latency (goal <= 15 µs); fan-out
   to 1,000 subscribers, deliveries/s (goal >= 1,000,000/s);
 - ``bench/supervision.py``: crash -> restarted -> answering again, p50/p99 (goal p50 <=
   50 µs); start and stop a 1,000-child supervisor (no goal);
-- ``bench/remote.py`` (when the NATS transport lands): tell >= 80 % of raw nats-py
-  publish, ask p50 <= 1.2x raw request, against a loopback ``nats-server``.
+- ``bench/transport.py``: over a loopback ``nats-server`` each child starts, remote tell
+  (goal >= 80 % of raw nats-py publish), remote ask p50 (goal <= 1.2x a raw request),
+  64 asks in flight (goal >= 20,000/s), and raw publish over 1 vs 2 connections.
 
-Until such a module exists, the suite prints no row for it: no placeholder figures.
+A family may show another kind of system in an existing column when its row label says
+so (the event bus's callback bus in *polling*, raw nats-py in *bare*). There are no
+placeholder rows for what is not measured.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Loads every workload family, in table order.
 
 Extension point: a family is a module that calls ``registry.register`` at import time.
-To add one (say the NATS family described in ``bench.registry``), write the module and
-put its name in ``FAMILIES`` where its rows should appear.
+To add one, write the module and put its name in ``FAMILIES`` where its rows should
+appear (``bench.transport`` is a recent example).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ FAMILIES: tuple[str, ...] = (
     "selective",
     "eventbus",
     "supervision",
+    "transport",
 )
 
 for _family in FAMILIES:

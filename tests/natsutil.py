@@ -355,6 +355,10 @@ class NatsServer:
         """SIGSTOP: the process freezes, its sockets stay open; clients see silence."""
         self._require_running()
         self._signal(signal.SIGSTOP)
+        # A signal is delivered asynchronously: return only once the process has
+        # actually stopped (WNOWAIT leaves its status for the child watcher).
+        assert self.pid is not None
+        os.waitid(os.P_PID, self.pid, os.WSTOPPED | os.WNOWAIT)
         self._paused = True
 
     def resume(self) -> None:

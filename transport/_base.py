@@ -41,6 +41,9 @@ class Transport(Protocol):
         """The event bus published ``event`` here: deliver it to the other nodes' buses
         (once per node, not once per subscriber). Never blocks."""
 
+    async def settle(self) -> None:
+        """Wait until names released so far are gone cluster-wide."""
+
 
 class LocalTransport:
     """The in-process transport: every actor is local, names are the system's own.
@@ -69,3 +72,6 @@ class LocalTransport:
 
     def forward_event(self, event: Any, topic: str | None) -> None:
         """No other node to tell."""
+
+    async def settle(self) -> None:
+        """Nothing is ever pending."""

@@ -85,7 +85,7 @@ class Codec:
             )
         try:
             return name, self._encoder.encode(message)
-        except (TypeError, msgspec.EncodeError) as exc:
+        except (TypeError, OverflowError, msgspec.EncodeError) as exc:
             raise CodecError(
                 f"`{cls.__qualname__}` cannot be encoded: {exc}", message_type=cls.__qualname__
             ) from exc
@@ -94,7 +94,7 @@ class Codec:
         """Encode an ask's answer (any msgspec-encodable value, refs included)."""
         try:
             return self._encoder.encode(value)
-        except (TypeError, msgspec.EncodeError) as exc:
+        except (TypeError, OverflowError, msgspec.EncodeError) as exc:
             raise CodecError(
                 f"answer of type `{type(value).__qualname__}` cannot be encoded: {exc}"
             ) from exc
@@ -105,7 +105,7 @@ class Codec:
             raise CodecError(f"unknown message type `{name}` (not registered here)")
         try:
             return decoder.decode(payload)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
             raise CodecError(f"malformed `{name}`: {exc}", message_type=name) from exc
 
     def decode_value(self, payload: bytes, cls: type | None = None) -> Any:
@@ -115,7 +115,7 @@ class Codec:
             if cls is not None:
                 return msgspec.msgpack.decode(payload, type=cls, dec_hook=self._dec_hook)
             return msgspec.msgpack.decode(payload)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
             raise CodecError(f"malformed answer: {exc}") from exc
 
     def _enc_hook(self, obj: Any) -> Any:

@@ -389,8 +389,12 @@ class NatsTransport:
         self._writer: _Writer | None = None
         self._control_writer: _Writer | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._releases: set[asyncio.Task[Any]] = set()  # names being released
         self._base = ""
         self._asks: dict[str, tuple[asyncio.Future[Any], RemoteRef, Any]] = {}
+        # Watch notices sent with a reply subject, waiting for NATS's verdict.
+        self._watch_checks: dict[str, tuple[RemoteRef, ActorCell]] = {}
+        self._syncs: dict[str, asyncio.Future[None]] = {}  # see _caught_up
         self._tokens = itertools.count(1)
         # Local actors reachable by path from other nodes (a ref of theirs was sent).
         self._exported: weakref.WeakValueDictionary[str, ActorCell] = weakref.WeakValueDictionary()
@@ -458,11 +462,12 @@ class NatsTransport:
         self._beat()
         log.info("transport started", node=node, servers=self.servers)
 
-    def _spawn_task(self, coro: Any) -> None:
+    def _spawn_task(self, coro: Any) -> asyncio.Task[Any]:
         assert self._system is not None and self._system._task_group is not None
         task = self._system._task_group.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def close(self) -> None:
         """Finish queued sends, say goodbye, release names, disconnect. Idempotent."""
@@ -492,9 +497,27 @@ class NatsTransport:
         data, control = self._data, self._control
         self._data = self._control = None
         for client in (data, control):
-            if client is not None:
-                with contextlib.suppress(nats.errors.Error, OSError):
+            if client is None:
+                continue
+            # nats-py cancels its subscription tasks on close without awaiting them;
+            # we await them, so that no task of ours outlives the system.
+            sub_tasks: list[Any] = [
+                sub._wait_for_msgs_task
+                for sub in client._subs.values()
+                if sub._wait_for_msgs_task is not None
+            ]
+            with contextlib.suppress(nats.errors.Error, OSError, TimeoutError):
+                if client.is_connected:
                     await client.drain()
+                else:
+                    # Reconnecting: what it buffered can no longer be sent, and nats-py
+                    # 2.16's close() writes that buffer to the dead socket, raises, and
+                    # leaves its subscription tasks running. Drop the buffer first.
+                    self.counters["publish_failures"] += len(client._pending)
+                    client._pending.clear()
+                    client._pending_data_size = 0
+                    await client.close()
+            await asyncio.gather(*sub_tasks, return_exceptions=True)
         log.info("transport closed", node=self.node_id)
 
     async def _connect(self, role: str) -> Client:
@@ -523,11 +546,13 @@ class NatsTransport:
 
         options = {key: value for key, value in self._auth.items() if value is not None}
         try:
-            return await nats.connect(
+            client = await nats.connect(
                 servers=self.servers,
                 name=f"{system.name}/{self.node_id}/{role}",
                 allow_reconnect=True,
-                max_reconnect_attempts=-1,
+                # One round over the servers for the first connection (nats-py retries
+                # the first connection forever when this is unlimited), then unlimited.
+                max_reconnect_attempts=1,
                 reconnect_time_wait=0.5,
                 ping_interval=2,
                 max_outstanding_pings=2,
@@ -541,6 +566,8 @@ class NatsTransport:
             raise TransportUnavailable(
                 f"cannot connect to NATS at {self.servers}: {type(exc).__name__}: {exc}"
             ) from exc
+        client.options["max_reconnect_attempts"] = -1
+        return client
 
     # ------------------------------------------------------------------ addresses
 
@@ -597,19 +624,38 @@ class NatsTransport:
             self._pool_subs[key] = await self._data.subscribe(
                 subject, queue=subject_token(name), cb=on_pool_message
             )
-            await self._data.flush()  # a member when this returns, cluster-wide
+            await self._caught_up()  # a member when this returns, cluster-wide
 
     async def leave_pool(self, name: str, ref: ActorRef) -> None:
         sub = self._pool_subs.pop((name, ref.path), None)
         if sub is not None and self._data is not None:
             with map_nats_errors(f"leaving pool `{name}`"):
                 await sub.unsubscribe()
-                await self._data.flush()  # no longer a member when this returns
+                await self._caught_up()  # no longer a member when this returns
 
     def _leave(self, key: tuple[str, str]) -> None:
         sub = self._pool_subs.pop(key, None)
         if sub is not None:
             self._spawn_task(sub.unsubscribe())
+
+    async def _caught_up(self, timeout: float = 5.0) -> None:
+        """Return once the server has processed everything this node's data
+        connection sent so far (subscriptions included).
+
+        ``flush()`` does not promise that: nats-py writes its PING straight to the
+        socket, ahead of commands still in its buffer. A message to our own reply
+        subject, sent behind them, comes back only after the server handled them.
+        """
+        assert self._data is not None
+        token = f"s{next(self._tokens)}"
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._syncs[token] = future
+        try:
+            with map_nats_errors("waiting for the server"):
+                await self._data.publish(f"{self._base}.reply.{self.node_id}.{token}", b"")
+                await asyncio.wait_for(asyncio.shield(future), timeout)
+        finally:
+            self._syncs.pop(token, None)
 
     def _node_alive(self, node: str) -> bool:
         return node not in self._down
@@ -639,13 +685,20 @@ class NatsTransport:
                 self._on_named_message(name, msg)
 
             self._name_subs[name] = await self._data.subscribe(subject, cb=on_named)
+            await self._caught_up()  # reachable by name, cluster-wide, on return
             if durable:
                 await self._open_durable(name, cell)
 
     def unregister(self, name: str, cell: ActorCell) -> None:
         if self._data is None:
             return
-        self._spawn_task(self._release(name))
+        task = self._spawn_task(self._release(name))
+        self._releases.add(task)
+        task.add_done_callback(self._releases.discard)
+
+    async def settle(self) -> None:
+        if self._releases:
+            await asyncio.gather(*self._releases, return_exceptions=True)
 
     async def _release(self, name: str) -> None:
         sub = self._name_subs.pop(name, None)
@@ -659,8 +712,10 @@ class NatsTransport:
             await self._kv.delete(kv_key(name))
 
     async def lookup(self, name: str) -> ActorRef | None:
-        if self._kv is None:
+        if self._kv is None or self._data is None:
             raise TransportUnavailable("the transport is not started")
+        if not self._data.is_connected:
+            raise TransportUnavailable(f"looking up `{name}`: not connected to NATS")
         with map_nats_errors(f"looking up `{name}`"):
             try:
                 entry = await self._kv.get(kv_key(name))
@@ -738,6 +793,8 @@ class NatsTransport:
     def _answer(self, reply_to: str, value: Any) -> None:
         assert self._codec is not None
         headers: dict[str, str] = {}
+        if isinstance(value, ActorRef):
+            value = self._export(value)  # a ref answer travels as its address
         try:
             if self._codec.registered(type(value)):
                 type_name, payload = self._codec.encode(value)
@@ -822,7 +879,7 @@ class NatsTransport:
             sender = Reply(_JetStreamAck(self, msg.reply))
         elif msg.reply:
             sender = Reply(_RemoteAnswer(self, msg.reply))
-        elif "Sender-Node" in headers and self._system is not None:
+        elif headers.get("Sender-Node") and headers.get("Sender-Path") and self._system:
             sender = self._resolve(
                 RefAddress(self._system.name, headers["Sender-Node"], headers["Sender-Path"])
             )
@@ -847,6 +904,16 @@ class NatsTransport:
 
     async def _on_reply(self, msg: Msg) -> None:
         token = msg.subject.rsplit(".", 1)[-1]
+        sync = self._syncs.pop(token, None)
+        if sync is not None:
+            if not sync.done():
+                sync.set_result(None)
+            return
+        check = self._watch_checks.pop(token, None)
+        if check is not None:
+            if (msg.headers or {}).get("Status") == "503":
+                self._watch_failed(*check)
+            return
         pending = self._asks.pop(token, None)
         if pending is None or pending[0].done():
             return  # the asker gave up already
@@ -864,7 +931,8 @@ class NatsTransport:
             return
         error = headers.get("Actor-Error")
         if error is not None:
-            future.set_exception(_remote_error(error, msg.data.decode(), ref.path, name))
+            text = msg.data.decode(errors="replace")
+            future.set_exception(_remote_error(error, text, ref.path, name))
             return
         assert self._codec is not None
         try:
@@ -876,6 +944,8 @@ class NatsTransport:
         except CodecError as exc:
             future.set_exception(exc)
             return
+        if isinstance(value, RefAddress):
+            value = self._resolve(value)
         future.set_result(value)
 
     # ------------------------------------------------------------------ durable mailboxes
@@ -1041,7 +1111,27 @@ class NatsTransport:
         if watcher in watchers:
             return
         watchers.append(watcher)
-        self._control_send(node, Watch(ref.path, self._export(watcher.ref)))
+        # Sent with a reply subject: if no node `node` listens, NATS answers "no
+        # responders" at once and the watcher gets Terminated(ref, "noproc").
+        token = f"w{next(self._tokens)}"
+        self._watch_checks[token] = (ref, watcher)
+        # On the data connection: NATS sends "no responders" back to the connection
+        # that published, and our reply subscription lives there.
+        if self._writer is not None:
+            self._writer.publish(
+                f"{self._base}.ctl.{node}",
+                msgspec.msgpack.encode(Watch(ref.path, self._export(watcher.ref))),
+                f"{self._base}.reply.{self.node_id}.{token}",
+                None,
+                None,
+            )
+
+    def _watch_failed(self, ref: RemoteRef, watcher: ActorCell) -> None:
+        """Nobody received our Watch: that node does not exist (or is gone)."""
+        watchers = self._remote_watches.get(ref._address.node, {}).get(ref.path, [])
+        if watcher in watchers:
+            watchers.remove(watcher)
+            watcher.deliver(Terminated(ref, "noproc"), Priority.SYSTEM)
 
     def _unwatch(self, ref: RemoteRef, watcher: ActorCell) -> None:
         node = ref._address.node
@@ -1069,6 +1159,8 @@ class NatsTransport:
             return
         match notice:
             case Watch(target, watcher):
+                if msg.reply and self._control_writer is not None:
+                    self._control_writer.publish(msg.reply, b"", "", None, None)  # received
                 proxy = _RemoteWatcher(self, watcher)
                 cell = self._exported.get(target)
                 if cell is None or cell.state == STOPPED:
