@@ -233,13 +233,15 @@ class ActorCell:
             # Whoever started the cell decides: a spawn finalizes it, a supervisor keeps
             # the slot and retries the restart.
             self.state = SUSPENDED
-            started.set_exception(error)
+            if not started.done():  # the spawner may have been cancelled meanwhile
+                started.set_exception(error)
             return False
         stopping = self.state == STOPPING
         self._became_running()
         if stopping:
             self.state = STOPPING
-        started.set_result(None)
+        if not started.done():
+            started.set_result(None)
         return True
 
     async def _drain(self) -> Reason | None:

@@ -309,6 +309,8 @@ class Supervisor(Actor):
         self, ready: asyncio.Future[asyncio.TaskGroup], release: asyncio.Future[None]
     ) -> None:
         async with asyncio.TaskGroup() as task_group:
+            if ready.done():  # the supervisor was cancelled while starting
+                return
             ready.set_result(task_group)
             await release
 

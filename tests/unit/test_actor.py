@@ -748,3 +748,27 @@ async def test_actor_attribute_named_path_or_name_is_the_users_own() -> None:
     async with ActorSystem("test") as system:
         ref = await system.spawn(Files, "/tmp/data", "reader")
         assert await ref.ask(Get(), timeout=1) == ("/tmp/data", "reader")
+
+
+async def test_spawner_cancelled_while_actor_starts_actor_still_starts() -> None:
+    # The spawn's wait is cancelled; the actor's own task must not trip over it.
+    gate = asyncio.Event()
+
+    class SlowStart(Actor):
+        async def started(self) -> None:
+            await gate.wait()
+
+        async def receive(self, message: Any) -> Any:
+            return "up"
+
+    async with ActorSystem("test") as system:
+        spawning = asyncio.ensure_future(system.spawn(SlowStart, name="slow"))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        spawning.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await spawning
+        gate.set()
+        ref = system.whereis("slow")
+        assert ref is not None
+        assert await ref.ask("ping", timeout=1) == "up"
