@@ -98,7 +98,9 @@ class DeadLetter(LifecycleEvent, frozen=True):
     """A message that could not be delivered.
 
     ``actor`` is the intended recipient's path; ``reason`` is one of ``"stopped"``,
-    ``"unknown"``, ``"mailbox_full"`` or ``"dropped"`` (by an overflow policy).
+    ``"unknown"`` (no such actor on the receiving node), ``"mailbox_full"``,
+    ``"dropped"`` (by an overflow policy), and with a transport ``"undecodable"``
+    (bytes that do not decode into an accepted type) or ``"transport_unavailable"``.
     """
 
     topic: ClassVar[str] = "actors.dead_letter"

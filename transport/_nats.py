@@ -898,7 +898,8 @@ class NatsTransport:
             self._reject(msg, cell.path, _NOT_FOUND, f"`{cell.path}` stopped", message)
 
     def _reject(self, msg: Msg, target: str, kind: str, text: str, message: Any = None) -> None:
-        self._dead_letter(message if message is not None else msg.data, target, kind)
+        reason = "unknown" if kind == _NOT_FOUND else kind  # DeadLetter's own vocabulary
+        self._dead_letter(message if message is not None else msg.data, target, reason)
         if msg.reply:
             self._answer_error(msg.reply, kind, text)
 

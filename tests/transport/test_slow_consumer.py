@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from actors import Actor, Mailbox, Overflow
+from actors import Actor, DeadLetter, Mailbox, Overflow
 from tests.natsutil import SyncNatsServer
-from tests.transport.nats_support import Echo, Note, Ping, Pong, two_nodes
+from tests.transport.nats_support import Echo, Inbox, Note, Ping, Pong, ghost_ref, two_nodes
 
 
 class Stuck(Actor):
@@ -42,3 +42,18 @@ async def test_slow_actor_does_not_stall_node_and_overflow_is_counted(
         assert 3000 - 10 - 1 <= dead <= 3000, dead  # dropped by policy, every one counted
         assert a.transport.counters["slow_consumers"] == 0
         assert stuck.is_alive()
+
+
+async def test_message_for_an_actor_the_node_lacks_is_an_unknown_dead_letter(
+    nats_server_shared: SyncNatsServer,
+) -> None:
+    async with two_nodes(nats_server_shared.url) as (a, b):
+        inbox = Inbox()
+        collector = await b.spawn(Echo, inbox)
+        await b.subscribe(collector, DeadLetter)
+        ghost = ghost_ref(a, "n2", "nobody")  # node n2 exists, the actor does not
+        ghost.tell(Note("hello?"))
+        seen = await inbox.first(timeout=5)
+        assert isinstance(seen.message, DeadLetter)
+        assert seen.message.reason == "unknown"
+        assert seen.message.actor == f"{a.name}/nobody"
