@@ -17,20 +17,21 @@ no answer in time is ``AskTimeout``, no connection is ``TransportUnavailable`` a
 
 The NATS subscription callbacks only decode and enqueue into mailboxes; they never
 await actor work, so a slow actor cannot stall the node.
+
+Beside this module: ``_remote`` (the refs and reply handles that act over the wire),
+``_wire`` (control notices, the ordered writer, error mapping), ``_durable`` (JetStream
+mailboxes) and ``_subjects`` (names to subjects and keys).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import itertools
 import re
-import urllib.parse
 import uuid
 import weakref
-from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -43,10 +44,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from actors import (
-    ActorCrashed,
     ActorNotFound,
     ActorRef,
-    ActorsError,
     AskTimeout,
     MailboxClosed,
     MailboxFull,
@@ -59,7 +58,24 @@ from actors._mailbox import Envelope
 from actors._ref import Reply, current_cell
 
 from ._codec import Codec, RefAddress
+from ._durable import DurableMailboxes
 from ._errors import CodecError, TransportUnavailable
+from ._remote import JetStreamAck, RemoteAnswer, RemoteRef, RemoteWatcher
+from ._subjects import kv_key, path_tokens, subject_token, tokens_path
+from ._wire import (
+    CRASHED,
+    FULL,
+    NOT_FOUND,
+    UNDECODABLE,
+    Control,
+    Down,
+    Registration,
+    Unwatch,
+    Watch,
+    Writer,
+    map_nats_errors,
+    remote_error,
+)
 
 if TYPE_CHECKING:
     from actors import ActorSystem
@@ -67,281 +83,6 @@ if TYPE_CHECKING:
 __all__ = ["NatsTransport", "RemoteRef"]
 
 log = structlog.get_logger("actors.transport")
-
-_NOT_FOUND = "not_found"
-_CRASHED = "crashed"
-_FULL = "mailbox_full"
-_UNDECODABLE = "undecodable"
-
-
-# ---------------------------------------------------------------- names on the wire
-
-
-def subject_token(text: str) -> str:
-    """Escape text into one NATS subject token (no '.', '*', '>', whitespace)."""
-    return urllib.parse.quote(text, safe="!$&'()+,;=:@-_~").replace(".", "%2E")
-
-
-def path_tokens(path: str) -> str:
-    return ".".join(subject_token(segment) for segment in path.split("/"))
-
-
-@functools.lru_cache(maxsize=8192)
-def tokens_path(tokens: str) -> str:
-    """The actor path a subject's tokens name (cached: a node sees few distinct ones)."""
-    return "/".join(urllib.parse.unquote(token) for token in tokens.split("."))
-
-
-_KV_SAFE = re.compile(r"[-_a-zA-Z0-9]+")
-
-
-def kv_key(name: str) -> str:
-    """A JetStream KV key for an actor name (keys allow only [-/_=.a-zA-Z0-9])."""
-    if _KV_SAFE.fullmatch(name):
-        return name
-    return "=" + name.encode().hex()
-
-
-# ---------------------------------------------------------------- control messages
-
-
-class Watch(msgspec.Struct, tag=True, frozen=True):
-    target: str  # path of the watched actor, on the receiving node
-    watcher: RefAddress
-
-
-class Unwatch(msgspec.Struct, tag=True, frozen=True):
-    target: str
-    watcher: RefAddress
-
-
-class Down(msgspec.Struct, tag=True, frozen=True):
-    target: RefAddress
-    watcher: str  # path of the watching actor, on the receiving node
-    reason: str
-
-
-Control = Watch | Unwatch | Down
-
-
-class Registration(msgspec.Struct, frozen=True, array_like=True):
-    """A name's entry in the registry bucket."""
-
-    address: RefAddress
-    durable: bool = False
-
-
-class RemoteRef(ActorRef):
-    """A ref to an actor on another node; ``tell``/``ask`` go through NATS.
-
-    Equal to any other ref with the same address. ``send`` does not wait for room
-    (a remote mailbox's bound applies on its node).
-    """
-
-    __slots__ = ("_address", "_durable", "_subject", "_transport")
-
-    def __init__(
-        self, transport: NatsTransport, address: RefAddress, subject: str, durable: bool = False
-    ) -> None:
-        self._transport = transport
-        self._address = address
-        self._subject = subject
-        self._durable = durable  # tells go through the actor's JetStream mailbox
-
-    @property
-    def path(self) -> str:
-        return self._address.path
-
-    @property
-    def name(self) -> str:
-        return self._address.path.rsplit("/", 1)[-1]
-
-    @property
-    def node(self) -> str:
-        return self._address.node
-
-    def is_alive(self) -> bool:
-        """False once its node went silent (the actor may have stopped earlier)."""
-        return self._transport._node_alive(self._address.node)
-
-    def __repr__(self) -> str:
-        return f"RemoteRef({self._address.path!r}, node={self._address.node!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, RemoteRef) and other._address == self._address
-
-    def __hash__(self) -> int:
-        return hash(self._address)
-
-    def tell(self, message: Any, priority: Priority = Priority.NORMAL) -> None:
-        if self._durable:
-            self._transport._durable_tell(self._subject, self.path, message)
-        else:
-            self._transport._tell(self, message)
-
-    async def send(self, message: Any, priority: Priority = Priority.NORMAL) -> None:
-        self.tell(message, priority)
-
-    async def ask(self, message: Any, *, timeout: float = 5.0) -> Any:
-        """Asks are not durable: they go to the actor's node directly."""
-        return await self._transport._ask(self, message, timeout)
-
-    def _watched_by(self, watcher: ActorCell) -> None:
-        self._transport._watch(self, watcher)
-
-    def _unwatched_by(self, watcher: ActorCell) -> None:
-        self._transport._unwatch(self, watcher)
-
-
-class DurableRef(ActorRef):
-    """The ref of a local actor with a durable mailbox: tells are stored in JetStream
-    first (at-least-once, deduplicated by message id) and delivered from there; asks
-    stay direct. Equal to the actor's plain ref."""
-
-    __slots__ = ("_subject", "_transport")
-
-    def __init__(self, cell: ActorCell, transport: NatsTransport, subject: str) -> None:
-        super().__init__(cell)
-        self._transport = transport
-        self._subject = subject
-
-    def tell(self, message: Any, priority: Priority = Priority.NORMAL) -> None:
-        self._transport._durable_tell(self._subject, self.path, message)
-
-    async def send(self, message: Any, priority: Priority = Priority.NORMAL) -> None:
-        self.tell(message, priority)
-
-
-class _JetStreamAck:
-    """The ``ReplyTarget`` of a durable message: handling it acknowledges it (the
-    runtime answers it with the handler's result), a crash asks for redelivery."""
-
-    __slots__ = ("_ack_subject", "_done", "_transport")
-
-    def __init__(self, transport: NatsTransport, ack_subject: str) -> None:
-        self._transport = transport
-        self._ack_subject = ack_subject
-        self._done = False
-
-    def done(self) -> bool:
-        return self._done
-
-    def set_result(self, result: Any, /) -> None:
-        self._done = True
-        self._transport._js_ack(self._ack_subject, b"+ACK")
-
-    def set_exception(self, exception: BaseException, /) -> None:
-        self._done = True
-        self._transport._js_ack(self._ack_subject, b"-NAK")
-
-
-class _RemoteAnswer:
-    """The ``ReplyTarget`` of an ask that came over the wire: answering publishes."""
-
-    __slots__ = ("_done", "_reply_to", "_transport")
-
-    def __init__(self, transport: NatsTransport, reply_to: str) -> None:
-        self._transport = transport
-        self._reply_to = reply_to
-        self._done = False
-
-    def done(self) -> bool:
-        return self._done
-
-    def set_result(self, result: Any, /) -> None:
-        self._done = True
-        self._transport._answer(self._reply_to, result)
-
-    def set_exception(self, exception: BaseException, /) -> None:
-        self._done = True
-        kind = _CRASHED
-        if isinstance(exception, ActorNotFound):
-            kind = _NOT_FOUND
-        elif isinstance(exception, MailboxFull):
-            kind = _FULL
-        self._transport._answer_error(self._reply_to, kind, str(exception))
-
-
-class _RemoteWatcher:
-    """Stands in a local actor's watcher list for an actor watching from another node:
-    the ``Terminated`` it is delivered goes back over the wire."""
-
-    __slots__ = ("_transport", "address")
-
-    def __init__(self, transport: NatsTransport, address: RefAddress) -> None:
-        self._transport = transport
-        self.address = address
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _RemoteWatcher) and other.address == self.address
-
-    def __hash__(self) -> int:
-        return hash(self.address)
-
-    def deliver(self, message: Any, priority: Priority) -> None:
-        if isinstance(message, Terminated):
-            self._transport._send_down(message, self.address)
-
-
-class _Writer:
-    """One connection's outbound queue and the task that drains it in order.
-
-    Callers never await: ``publish`` appends and wakes the task, which is the only code
-    awaiting the NATS client's publish (it suspends only to flush a full buffer).
-    """
-
-    def __init__(self, transport: NatsTransport, client: Client) -> None:
-        self._transport = transport
-        self._client = client
-        # (subject, payload, reply, headers, message for a dead letter or None)
-        self._outbox: deque[tuple[str, bytes, str, dict[str, str] | None, Any]] = deque()
-        self._wake: asyncio.Future[None] | None = None
-        self._closing = False
-
-    def publish(
-        self, subject: str, payload: bytes, reply: str, headers: dict[str, str] | None, about: Any
-    ) -> None:
-        self._outbox.append((subject, payload, reply, headers, about))
-        wake = self._wake
-        if wake is not None and not wake.done():
-            wake.set_result(None)
-
-    async def run(self) -> None:
-        outbox = self._outbox
-        client = self._client
-        loop = asyncio.get_running_loop()
-        while True:
-            while outbox:
-                subject, payload, reply, headers, about = outbox.popleft()
-                try:
-                    await client.publish(subject, payload, reply=reply, headers=headers)
-                except (nats.errors.Error, OSError) as exc:
-                    self._transport._publish_failed(subject, reply, about, exc)
-            if self._closing:
-                return
-            self._wake = loop.create_future()
-            await self._wake
-            self._wake = None
-
-    def close(self) -> None:
-        """Finish what is queued, then end ``run``."""
-        self._closing = True
-        wake = self._wake
-        if wake is not None and not wake.done():
-            wake.set_result(None)
-
-
-@contextlib.contextmanager
-def map_nats_errors(doing: str) -> Iterator[None]:
-    """Translate NATS client exceptions into ours, once, at the boundary."""
-    try:
-        yield
-    except nats.errors.NoRespondersError as exc:
-        raise ActorNotFound(f"{doing}: no responders") from exc
-    except (TimeoutError, nats.errors.TimeoutError) as exc:
-        raise AskTimeout(f"{doing}: timed out") from exc
-    except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:
-        raise TransportUnavailable(f"{doing}: {type(exc).__name__}: {exc}") from exc
 
 
 class NatsTransport:
@@ -386,8 +127,8 @@ class NatsTransport:
         self._codec: Codec | None = None
         self._data: Client | None = None
         self._control: Client | None = None
-        self._writer: _Writer | None = None
-        self._control_writer: _Writer | None = None
+        self._writer: Writer | None = None
+        self._control_writer: Writer | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._releases: set[asyncio.Task[Any]] = set()  # names being released
         self._base = ""
@@ -400,12 +141,7 @@ class NatsTransport:
         self._exported: weakref.WeakValueDictionary[str, ActorCell] = weakref.WeakValueDictionary()
         self._name_subs: dict[str, Any] = {}
         self._pool_subs: dict[tuple[str, str], Any] = {}  # (pool, member path) -> sub
-        self._durable_subs: dict[str, Any] = {}  # name -> JetStream push subscription
-        self._durable_stream: str | None = None
-        # Durable tells waiting for JetStream's acknowledgement: (subject, payload,
-        # headers, target path, message), published one at a time by _store().
-        self._durable_outbox: deque[tuple[str, bytes, dict[str, str], str, Any]] = deque()
-        self._durable_wake: asyncio.Future[None] | None = None
+        self._durable = DurableMailboxes(self)
         self._connected = asyncio.Event()
         # node -> target path -> local watcher cells
         self._remote_watches: dict[str, dict[str, list[ActorCell]]] = {}
@@ -454,11 +190,11 @@ class NatsTransport:
                     self._kv = await js.key_value(bucket)  # another node created it first
         task_group = system._task_group
         assert task_group is not None
-        self._writer = _Writer(self, self._data)
-        self._control_writer = _Writer(self, self._control)
+        self._writer = Writer(self, self._data)
+        self._control_writer = Writer(self, self._control)
         self._spawn_task(self._writer.run())
         self._spawn_task(self._control_writer.run())
-        self._spawn_task(self._store())
+        self._spawn_task(self._durable.run())
         self._beat()
         log.info("transport started", node=node, servers=self.servers)
 
@@ -486,7 +222,7 @@ class NatsTransport:
         for writer in (self._writer, self._control_writer):
             if writer is not None:
                 writer.close()
-        self._wake_store()
+        self._durable.wake()
         self._connected.set()  # a store waiting for the connection sees _closing
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -687,7 +423,7 @@ class NatsTransport:
             self._name_subs[name] = await self._data.subscribe(subject, cb=on_named)
             await self._caught_up()  # reachable by name, cluster-wide, on return
             if durable:
-                await self._open_durable(name, cell)
+                await self._durable.open(name, cell)
 
     def unregister(self, name: str, cell: ActorCell) -> None:
         if self._data is None:
@@ -702,7 +438,7 @@ class NatsTransport:
 
     async def _release(self, name: str) -> None:
         sub = self._name_subs.pop(name, None)
-        durable = self._durable_subs.pop(name, None)
+        durable = self._durable.detach(name)
         with contextlib.suppress(nats.errors.Error, nats.js.errors.Error, OSError):
             if sub is not None:
                 await sub.unsubscribe()
@@ -728,7 +464,7 @@ class NatsTransport:
         if address.node in self._down:
             return None
         if registration.durable and address.node != self.node_id:
-            return RemoteRef(self, address, self._durable_subject(name), durable=True)
+            return RemoteRef(self, address, self._durable.subject(name), durable=True)
         return self._resolve(address)
 
     # ------------------------------------------------------------------ sending
@@ -802,7 +538,7 @@ class NatsTransport:
             else:
                 payload = self._codec.encode_value(value)
         except CodecError as exc:
-            self._answer_error(reply_to, _CRASHED, str(exc))
+            self._answer_error(reply_to, CRASHED, str(exc))
             return
         if self._writer is not None:
             self._writer.publish(reply_to, payload, "", headers or None, None)
@@ -830,7 +566,7 @@ class NatsTransport:
     async def _on_actor_message(self, msg: Msg) -> None:
         prefix = f"{self._base}.node.{self.node_id}.a."
         if not msg.subject.startswith(prefix):
-            self._reject(msg, msg.subject, _NOT_FOUND, "no such actor")
+            self._reject(msg, msg.subject, NOT_FOUND, "no such actor")
             return
         path = tokens_path(msg.subject[len(prefix) :])
         self._deliver(self._exported.get(path), path, msg)
@@ -849,9 +585,9 @@ class NatsTransport:
         assert self._codec is not None
         if cell is None or cell.state == STOPPED:
             if durable:
-                self._js_ack(msg.reply, b"-NAK")  # for the next incarnation
+                self._durable.ack(msg.reply, b"-NAK")  # for the next incarnation
                 return
-            self._reject(msg, target, _NOT_FOUND, f"no actor `{target}` on this node")
+            self._reject(msg, target, NOT_FOUND, f"no actor `{target}` on this node")
             return
         headers = msg.headers or {}
         try:
@@ -860,25 +596,25 @@ class NatsTransport:
             self.counters["undecodable"] += 1
             log.warning("undecodable message", actor=cell.path, error=str(exc))
             if durable:
-                self._js_ack(msg.reply, b"+TERM")
-                self._dead_letter(msg.data, cell.path, _UNDECODABLE)
+                self._durable.ack(msg.reply, b"+TERM")
+                self._dead_letter(msg.data, cell.path, UNDECODABLE)
                 return
-            self._reject(msg, cell.path, _UNDECODABLE, str(exc))
+            self._reject(msg, cell.path, UNDECODABLE, str(exc))
             return
         accepts = getattr(type(cell.actor), "accepts", None)
         if accepts is not None and not isinstance(message, accepts):
             log.warning("message type not accepted", actor=cell.path, type=type(message).__name__)
             if durable:
-                self._js_ack(msg.reply, b"+TERM")  # it will never be accepted
-                self._dead_letter(message, cell.path, _UNDECODABLE)
+                self._durable.ack(msg.reply, b"+TERM")  # it will never be accepted
+                self._dead_letter(message, cell.path, UNDECODABLE)
                 return
-            self._reject(msg, cell.path, _UNDECODABLE, f"`{cell.path}` does not accept it", message)
+            self._reject(msg, cell.path, UNDECODABLE, f"`{cell.path}` does not accept it", message)
             return
         sender: Any = None
         if durable:
-            sender = Reply(_JetStreamAck(self, msg.reply))
+            sender = Reply(JetStreamAck(self, msg.reply))
         elif msg.reply:
-            sender = Reply(_RemoteAnswer(self, msg.reply))
+            sender = Reply(RemoteAnswer(self, msg.reply))
         elif headers.get("Sender-Node") and headers.get("Sender-Path") and self._system:
             sender = self._resolve(
                 RefAddress(self._system.name, headers["Sender-Node"], headers["Sender-Path"])
@@ -888,17 +624,17 @@ class NatsTransport:
             cell.mailbox._offer(entry)
         except MailboxFull:
             if durable:
-                self._js_ack(msg.reply, b'-NAK {"delay": 1000000000}')  # retry in 1 s
+                self._durable.ack(msg.reply, b'-NAK {"delay": 1000000000}')  # retry in 1 s
             elif msg.reply:
-                self._answer_error(msg.reply, _FULL, f"the mailbox of `{cell.path}` is full")
+                self._answer_error(msg.reply, FULL, f"the mailbox of `{cell.path}` is full")
         except MailboxClosed:
             if durable:
-                self._js_ack(msg.reply, b"-NAK")  # for the next incarnation
+                self._durable.ack(msg.reply, b"-NAK")  # for the next incarnation
                 return
-            self._reject(msg, cell.path, _NOT_FOUND, f"`{cell.path}` stopped", message)
+            self._reject(msg, cell.path, NOT_FOUND, f"`{cell.path}` stopped", message)
 
     def _reject(self, msg: Msg, target: str, kind: str, text: str, message: Any = None) -> None:
-        reason = "unknown" if kind == _NOT_FOUND else kind  # DeadLetter's own vocabulary
+        reason = "unknown" if kind == NOT_FOUND else kind  # DeadLetter's own vocabulary
         self._dead_letter(message if message is not None else msg.data, target, reason)
         if msg.reply:
             self._answer_error(msg.reply, kind, text)
@@ -933,7 +669,7 @@ class NatsTransport:
         error = headers.get("Actor-Error")
         if error is not None:
             text = msg.data.decode(errors="replace")
-            future.set_exception(_remote_error(error, text, ref.path, name))
+            future.set_exception(remote_error(error, text, ref.path, name))
             return
         assert self._codec is not None
         try:
@@ -949,121 +685,10 @@ class NatsTransport:
             value = self._resolve(value)
         future.set_result(value)
 
-    # ------------------------------------------------------------------ durable mailboxes
-
-    def _durable_subject(self, name: str) -> str:
-        return f"{self._base}.durable.{subject_token(name)}"
-
-    async def _open_durable(self, name: str, cell: ActorCell) -> None:
-        """Consume the actor's JetStream mailbox (a durable consumer: what was stored
-        while no incarnation ran is delivered now) and give it a DurableRef."""
-        assert self._data is not None and self._system is not None
-        js = self._data.jetstream()
-        subject = self._durable_subject(name)
-        await self._ensure_stream()
-        consumer = "d_" + re.sub(r"[^-_a-zA-Z0-9]", "_", kv_key(name))
-
-        async def on_durable(msg: Msg) -> None:
-            self._deliver(cell, cell.path, msg, durable=True)
-
-        self._durable_subs[name] = await js.subscribe(
-            subject,
-            durable=consumer,
-            stream=self._durable_stream,
-            manual_ack=True,
-            cb=on_durable,
-            config=nats.js.api.ConsumerConfig(
-                ack_policy=nats.js.api.AckPolicy.EXPLICIT,
-                ack_wait=30.0,
-                max_deliver=5,
-                max_ack_pending=1000,
-            ),
-        )
-        cell.ref = DurableRef(cell, self, subject)
-
-    async def _ensure_stream(self) -> None:
-        """Create the system's durable-mailbox stream once (work-queue retention: a
-        message stays until a consumer acknowledges it)."""
-        if self._durable_stream is not None:
-            return
-        assert self._data is not None and self._system is not None
-        js = self._data.jetstream()
-        stream = re.sub(r"[^-_a-zA-Z0-9]", "_", f"{self.prefix}_{self._system.name}_durable")
-        try:
-            await js.stream_info(stream)
-        except nats.js.errors.NotFoundError:
-            with contextlib.suppress(nats.js.errors.BadRequestError):  # another node won
-                await js.add_stream(
-                    name=stream,
-                    subjects=[f"{self._base}.durable.>"],
-                    retention=nats.js.api.RetentionPolicy.WORK_QUEUE,
-                    storage=nats.js.api.StorageType.FILE,
-                    duplicate_window=120.0,
-                )
-        self._durable_stream = stream
-
     def durable(self, name: str) -> RemoteRef:
         """A ref to the durable mailbox of ``name``: its tells are stored even while no
         incarnation of the actor runs, and delivered when one starts."""
-        assert self._system is not None
-        address = RefAddress(self._system.name, "*", f"{self._system.name}/{name}")
-        return RemoteRef(self, address, self._durable_subject(name), durable=True)
-
-    def _durable_tell(self, subject: str, path: str, message: Any) -> None:
-        """Queue a tell for JetStream; ``_store`` publishes it until acknowledged."""
-        assert self._codec is not None
-        type_name, payload = self._codec.encode(message)
-        if self._closing:
-            self._dead_letter(message, path, "transport_unavailable")
-            return
-        headers = dict(self._headers(type_name))
-        headers["Nats-Msg-Id"] = uuid.uuid4().hex  # JetStream drops a retried duplicate
-        self._durable_outbox.append((subject, payload, headers, path, message))
-        self._wake_store()
-
-    def _wake_store(self) -> None:
-        wake = self._durable_wake
-        if wake is not None and not wake.done():
-            wake.set_result(None)
-
-    async def _store(self) -> None:
-        """Publish durable tells in order, each until JetStream acknowledges it: across
-        disconnects it waits for the connection (an event, not a poll) and retries with
-        the same message id, so a retry never stores a message twice."""
-        outbox = self._durable_outbox
-        loop = asyncio.get_running_loop()
-        delay = 0.0
-        while True:
-            while outbox:
-                subject, payload, headers, path, message = outbox[0]
-                data = self._data
-                if data is None or self._closing:
-                    outbox.popleft()
-                    self._dead_letter(message, path, "transport_unavailable")
-                    continue
-                try:
-                    await self._ensure_stream()
-                    await data.jetstream().publish(subject, payload, timeout=2.0, headers=headers)
-                except (nats.errors.Error, nats.js.errors.Error, OSError, TimeoutError) as exc:
-                    self.counters["publish_failures"] += 1
-                    log.warning("durable tell not stored yet; retrying", error=repr(exc))
-                    await self._connected.wait()
-                    # Connected but refused (JetStream not ready after a restart): back
-                    # off before the next attempt rather than spin.
-                    delay = min(2.0, delay * 2 or 0.05)
-                    await asyncio.sleep(delay)
-                    continue
-                delay = 0.0
-                outbox.popleft()
-            if self._closing:
-                return
-            self._durable_wake = loop.create_future()
-            await self._durable_wake
-            self._durable_wake = None
-
-    def _js_ack(self, ack_subject: str, verdict: bytes) -> None:
-        if self._writer is not None and ack_subject:
-            self._writer.publish(ack_subject, verdict, "", None, None)
+        return self._durable.ref(name)
 
     # ------------------------------------------------------------------ events
 
@@ -1162,7 +787,7 @@ class NatsTransport:
             case Watch(target, watcher):
                 if msg.reply and self._control_writer is not None:
                     self._control_writer.publish(msg.reply, b"", "", None, None)  # received
-                proxy = _RemoteWatcher(self, watcher)
+                proxy = RemoteWatcher(self, watcher)
                 cell = self._exported.get(target)
                 if cell is None or cell.state == STOPPED:
                     self._control_send(
@@ -1178,7 +803,7 @@ class NatsTransport:
                     cell.watchers.append(proxy)  # type: ignore[arg-type]
             case Unwatch(target, watcher):
                 cell = self._exported.get(target)
-                proxy = _RemoteWatcher(self, watcher)
+                proxy = RemoteWatcher(self, watcher)
                 if cell is not None and cell.watchers and proxy in cell.watchers:
                     cell.watchers.remove(proxy)  # type: ignore[arg-type]
             case Down(target, watcher_path, reason):
@@ -1229,13 +854,3 @@ class NatsTransport:
             ref = self._resolve(RefAddress(self._system.name, node, path))
             for watcher in watchers:
                 watcher.deliver(Terminated(ref, reason), Priority.SYSTEM)
-
-
-def _remote_error(kind: str, text: str, path: str, message_type: str) -> ActorsError:
-    if kind == _NOT_FOUND:
-        return ActorNotFound(text, actor=path, message_type=message_type)
-    if kind == _FULL:
-        return MailboxFull(text, actor=path, message_type=message_type)
-    if kind == _UNDECODABLE:
-        return CodecError(text, actor=path, message_type=message_type)
-    return ActorCrashed(text, actor=path, message_type=message_type)

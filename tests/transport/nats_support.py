@@ -37,7 +37,7 @@ from structlog.testing import capture_logs
 
 from actors import Actor, ActorNotFound, ActorRef, ActorSystem, AskTimeout, Terminated
 from transport import NatsTransport, RefAddress, RemoteRef, TransportUnavailable
-from transport._nats import Control, Down, Watch
+from transport._wire import Control, Down, Watch
 
 WAIT = 5.0  # a generous bound on anything that should happen within a second
 PREFIX = "actors"

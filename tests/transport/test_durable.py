@@ -11,7 +11,7 @@ from actors import Actor, ActorSystem
 from supervision import ChildSpec, SupervisorSpec
 from tests.natsutil import NatsServer
 from transport import NatsTransport
-from transport._nats import DurableRef
+from transport._remote import DurableRef
 
 
 class Entry(msgspec.Struct, frozen=True):

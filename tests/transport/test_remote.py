@@ -60,7 +60,7 @@ from tests.transport.nats_support import (
 )
 from transport import CodecError, NatsTransport, RemoteRef
 from transport._codec import type_name
-from transport._nats import Unwatch
+from transport._wire import Unwatch
 
 AT_ONCE = 1.0  # "fails at once": well under every ask timeout used below (5 s)
 
