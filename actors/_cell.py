@@ -479,13 +479,14 @@ class ActorCell:
             self.mailbox._offer(message, priority)
 
     def undeliverable(self, entry: Any, reason: str) -> None:
-        """An entry that will never be handled: fail its ask, count a dead letter."""
+        """An entry that will never be handled: fail its ask (unless the asker already
+        got ``MailboxFull`` raised), count a dead letter."""
         sender = entry.sender if entry.__class__ is Envelope else None
         message = message_of(entry)
-        if sender.__class__ is Reply:
+        if sender.__class__ is Reply and reason != "mailbox_full":
             name = type(message).__name__
             error: ActorsError
-            if reason in ("dropped", "mailbox_full"):
+            if reason == "dropped":
                 error = MailboxFull(
                     f"`{name}` to `{self.path}` was dropped: the mailbox is full",
                     actor=self.path,
@@ -522,11 +523,6 @@ class ActorCell:
                         message_type=name,
                     )
                 )
-        elif reason == "mailbox_full":
-            # The sender gets MailboxFull raised; record the dead letter only.
-            sender = entry.sender if entry.__class__ is Envelope else None
-            sender_path = sender.path if isinstance(sender, ActorRef) else None
-            self.system._dead_letter(message_of(entry), self.path, reason, sender_path)
         else:
             self.undeliverable(entry, reason)
 

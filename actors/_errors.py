@@ -65,3 +65,14 @@ class ActorCrashed(ActorsError):
 class AskTimeout(ActorsError, TimeoutError):
     """Raised when an ask gets no answer within its timeout. The actor may still handle
     the message later; its answer is then discarded."""
+
+    @classmethod
+    def after(cls, path: str, message: object, timeout: float) -> AskTimeout:
+        """The error for an ask of ``message`` to ``path`` that timed out (one wording
+        for local and remote asks)."""
+        name = type(message).__name__
+        return cls(
+            f"ask of `{name}` to `{path}` timed out after {timeout} s",
+            actor=path,
+            message_type=name,
+        )

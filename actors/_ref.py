@@ -140,14 +140,7 @@ class ActorRef:
 
 def _expire(future: asyncio.Future[Any], cell: ActorCell, message: Any, timeout: float) -> None:
     if not future.done():
-        name = type(message).__name__
-        future.set_exception(
-            AskTimeout(
-                f"ask of `{name}` to `{cell.path}` timed out after {timeout} s",
-                actor=cell.path,
-                message_type=name,
-            )
-        )
+        future.set_exception(AskTimeout.after(cell.path, message, timeout))
 
 
 class ReplyTarget(Protocol):

@@ -517,14 +517,7 @@ class NatsTransport:
         pending = self._asks.pop(token, None)
         if pending is not None and not pending[0].done():
             future, ref, message = pending
-            name = type(message).__name__
-            future.set_exception(
-                AskTimeout(
-                    f"ask of `{name}` to `{ref.path}` timed out after {timeout} s",
-                    actor=ref.path,
-                    message_type=name,
-                )
-            )
+            future.set_exception(AskTimeout.after(ref.path, message, timeout))
 
     def _answer(self, reply_to: str, value: Any) -> None:
         assert self._codec is not None
