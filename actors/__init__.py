@@ -31,6 +31,7 @@ from ._public import present_as as _present_as
 from ._ref import NO_REPLY, ActorRef
 from ._run import run
 from ._system import ActorSystem, SystemMetrics
+from ._trace import TraceContext, add_actor_context, current_trace, trace
 
 __all__ = [
     "Actor",
@@ -43,8 +44,10 @@ __all__ = [
     "ActorStarted",
     "ActorStopped",
     "ActorSystem",
+    "add_actor_context",
     "AskTimeout",
     "AsyncEventBus",
+    "current_trace",
     "DeadLetter",
     "EventBus",
     "LifecycleEvent",
@@ -63,6 +66,8 @@ __all__ = [
     "SupervisorEscalated",
     "SystemMetrics",
     "Terminated",
+    "trace",
+    "TraceContext",
     "Unsubscribe",
 ]
 

@@ -29,6 +29,7 @@ import structlog
 
 from ._actor import Actor
 from ._errors import MailboxClosed, MailboxFull
+from ._mailbox import Envelope
 from ._messages import (
     ActorFailed,
     ActorRestarted,
@@ -247,9 +248,12 @@ class EventBus(Actor):
             topic = getattr(event_type, "topic", None)
             if topic.__class__ is not str:
                 topic = None  # e.g. a Struct *field* named topic, not a class topic
+        # Subscribers handle the event in the trace it was published in.
+        context = self._cell.trace
+        entry = event if context is None else Envelope(event, None, context)
         for cell in self.state.matching(event_type, topic):
             try:
-                cell.mailbox._offer(event)
+                cell.mailbox._offer(entry)
             except MailboxFull:
                 continue  # counted as a dead letter by the subscriber's mailbox
             except MailboxClosed:

@@ -106,6 +106,7 @@ class ActorCell:
         "system",
         "task",
         "task_group",
+        "trace",
         "watchers",
         "watching",
     )
@@ -139,6 +140,7 @@ class ActorCell:
         self.actor: Actor = None  # type: ignore[assignment]  # set right after by the spawner
         self.factory: Callable[[], Actor] | None = None
         self.sender: Any = None
+        self.trace: Any = None  # the current message's TraceContext (see _trace)
         self.stop_reason: Reason = "normal"
         self.shutdown: float | None = DEFAULT_SHUTDOWN
         self.children: dict[int, ActorCell] | None = None
@@ -161,7 +163,7 @@ class ActorCell:
         assert self.factory is not None and self.state == SUSPENDED
         self.state = STARTING
         self.stop_reason = "normal"
-        self.sender = None
+        self.sender = self.trace = None
         try:
             self.actor = self.factory()
         except BaseException:
@@ -261,7 +263,7 @@ class ActorCell:
                 entry = queue.popleft() if queue else _NOTHING
             if entry is _NOTHING:
                 self.task = None
-                self.sender = None
+                self.sender = self.trace = None
                 self.system._handled += mailbox._got - got_before
                 mailbox._release_storage()
                 mailbox._wakeup = self
@@ -272,9 +274,10 @@ class ActorCell:
             if entry.__class__ is envelope_class:
                 message = entry.message
                 sender = self.sender = entry.sender
+                self.trace = entry.trace
             else:
                 message = entry
-                sender = self.sender = None
+                sender = self.sender = self.trace = None
             try:
                 result = await receive(message)
             except asyncio.CancelledError:
@@ -425,7 +428,7 @@ class ActorCell:
     def _exited(self, reason: Reason) -> None:
         self.task = None
         self.stop_reason = reason  # how this incarnation ended, for whoever finalizes
-        self.sender = None
+        self.sender = self.trace = None
         waiters, self.exit_waiters = self.exit_waiters, None
         for waiter in waiters or ():
             if not waiter.done():
@@ -507,8 +510,9 @@ class ActorCell:
     def _mailbox_delivered(self, entry: Any) -> Any:
         if entry.__class__ is Envelope:
             self.sender = entry.sender
+            self.trace = entry.trace
             return entry.message
-        self.sender = None
+        self.sender = self.trace = None
         return entry
 
     def _mailbox_discarded(self, entry: Any, reason: str) -> None:

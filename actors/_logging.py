@@ -9,6 +9,8 @@ from typing import Literal
 
 import structlog
 
+from ._trace import add_actor_context
+
 __all__ = ["configure_logging"]
 
 LogFormat = Literal["auto", "console", "json"]
@@ -24,6 +26,7 @@ def configure_logging(fmt: LogFormat = "auto", level: int = logging.INFO) -> Non
     else:
         renderer = structlog.processors.JSONRenderer()
     processors: list[structlog.types.Processor] = [
+        add_actor_context,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso"),
     ]

@@ -77,17 +77,19 @@ class MailboxStats(msgspec.Struct, frozen=True):
 
 
 class Envelope:
-    """A message together with its sender (an actor ref, or an ask's reply handle).
+    """A message together with its sender (an actor ref, an ask's reply handle, or
+    None) and the trace context it was sent in (a ``TraceContext`` or None).
 
-    Internal: the runtime wraps a message only when there is a sender to remember, so a
-    plain ``tell`` from outside any actor costs no allocation.
+    Internal: the runtime wraps a message only when there is a sender or a trace to
+    remember, so a plain ``tell`` from outside any actor costs no allocation.
     """
 
-    __slots__ = ("message", "sender")
+    __slots__ = ("message", "sender", "trace")
 
-    def __init__(self, message: Any, sender: Any) -> None:
+    def __init__(self, message: Any, sender: Any, trace: Any = None) -> None:
         self.message = message
         self.sender = sender
+        self.trace = trace
 
 
 def message_of(entry: Any) -> Any:

@@ -25,6 +25,26 @@ current_cell: contextvars.ContextVar[ActorCell | None] = contextvars.ContextVar(
     "actors_current_cell", default=None
 )
 
+# The trace context a ``trace()`` block set, for sends from outside any actor (inside
+# one, the current message's trace lives on the cell). See ``_trace``.
+outside_trace: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "actors_outside_trace", default=None
+)
+
+
+class _Tracing:
+    """Whether ``trace()`` was ever used: until then a send from outside an actor skips
+    reading ``outside_trace`` (the hot path's saving; it never turns back off, since a
+    task may carry a copied context past the end of the block that set it)."""
+
+    __slots__ = ("active",)
+
+    def __init__(self) -> None:
+        self.active = False
+
+
+tracing = _Tracing()
+
 
 class _NoReply:
     """The type of ``NO_REPLY``."""
@@ -42,6 +62,27 @@ its timeout."""
 
 _NORMAL = Priority.NORMAL
 _current = current_cell.get
+_outside_trace = outside_trace.get
+
+
+def _wrap(message: Any) -> Any:
+    """``message`` with its implicit sender and trace, when there are any."""
+    sender = _current()
+    if sender is not None:
+        return Envelope(message, sender.ref, sender.trace)
+    if tracing.active:
+        context = _outside_trace()
+        if context is not None:
+            return Envelope(message, None, context)
+    return message
+
+
+def trace_of_sender() -> Any:
+    """The trace context a send made here carries (None: no trace)."""
+    sender = _current()
+    if sender is not None:
+        return sender.trace
+    return _outside_trace() if tracing.active else None
 
 
 class ActorRef:
@@ -95,7 +136,9 @@ class ActorRef:
         """
         sender = _current()
         if sender is not None:
-            message = Envelope(message, sender.ref)
+            message = Envelope(message, sender.ref, sender.trace)
+        elif tracing.active:
+            message = _wrap(message)
         try:
             self._mailbox._offer(message, priority)
         except MailboxClosed:
@@ -104,9 +147,7 @@ class ActorRef:
     async def send(self, message: Any, priority: Priority = _NORMAL) -> None:
         """Send ``message``, waiting for room if the actor's mailbox is bounded and full
         (policy ``WAIT``): the backpressure-aware ``tell``."""
-        sender = _current()
-        if sender is not None:
-            message = Envelope(message, sender.ref)
+        message = _wrap(message)
         try:
             await self._cell.mailbox.put(message, priority)
         except MailboxClosed:
@@ -130,7 +171,7 @@ class ActorRef:
             )
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        cell.mailbox._offer(Envelope(message, Reply(future)))
+        cell.mailbox._offer(Envelope(message, Reply(future), trace_of_sender()))
         timer = loop.call_later(timeout, _expire, future, cell, message, timeout)
         try:
             return await future

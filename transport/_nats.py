@@ -55,7 +55,8 @@ from actors import (
 )
 from actors._cell import STOPPED, ActorCell
 from actors._mailbox import Envelope
-from actors._ref import Reply, current_cell
+from actors._ref import Reply, current_cell, trace_of_sender
+from actors._trace import TraceContext
 
 from ._codec import Codec, RefAddress
 from ._durable import DurableMailboxes
@@ -472,13 +473,23 @@ class NatsTransport:
     def _headers(self, type_name: str) -> dict[str, str]:
         sender = current_cell.get()
         if sender is None:
+            context = trace_of_sender()
+            if context is not None:
+                return {"Actor-Type": type_name, "traceparent": context.traceparent}
             # Shared per type: the NATS client only reads headers.
             headers = self._type_headers.get(type_name)
             if headers is None:
                 headers = self._type_headers[type_name] = {"Actor-Type": type_name}
             return headers
         address = self._export(sender.ref)
-        return {"Actor-Type": type_name, "Sender-Node": address.node, "Sender-Path": address.path}
+        headers = {
+            "Actor-Type": type_name,
+            "Sender-Node": address.node,
+            "Sender-Path": address.path,
+        }
+        if sender.trace is not None:
+            headers["traceparent"] = sender.trace.traceparent
+        return headers
 
     def _tell(self, ref: RemoteRef, message: Any) -> None:
         assert self._codec is not None
@@ -612,7 +623,11 @@ class NatsTransport:
             sender = self._resolve(
                 RefAddress(self._system.name, headers["Sender-Node"], headers["Sender-Path"])
             )
-        entry = message if sender is None else Envelope(message, sender)
+        context = _trace_in(headers)
+        if sender is not None or context is not None:
+            entry: Any = Envelope(message, sender, context)
+        else:
+            entry = message
         try:
             cell.mailbox._offer(entry)
         except MailboxFull:
@@ -701,6 +716,9 @@ class NatsTransport:
         headers = {"Actor-Type": type_name, "Origin-Node": self.node_id}
         if topic is not None:
             headers["Topic"] = topic
+        context = trace_of_sender()  # the bus's: the trace the event was published in
+        if context is not None:
+            headers["traceparent"] = context.traceparent
         subject = f"{self._base}.event.{subject_token(topic or type_name)}"
         writer.publish(subject, payload, "", headers, None)
 
@@ -717,7 +735,10 @@ class NatsTransport:
             return
         bus = self._system._bus_cell
         if bus is not None:
-            bus.deliver(Publish(event, headers.get("Topic"), remote=True), Priority.NORMAL)
+            publish = Publish(event, headers.get("Topic"), remote=True)
+            context = _trace_in(headers)
+            entry = publish if context is None else Envelope(publish, None, context)
+            bus.deliver(entry, Priority.NORMAL)
 
     # ------------------------------------------------------------------ watching
 
@@ -847,3 +868,16 @@ class NatsTransport:
             ref = self._resolve(RefAddress(self._system.name, node, path))
             for watcher in watchers:
                 watcher.deliver(Terminated(ref, reason), Priority.SYSTEM)
+
+
+def _trace_in(headers: dict[str, str]) -> TraceContext | None:
+    """The trace context a message arrived with; a malformed header is logged and
+    ignored (the message itself is fine), as W3C asks of a receiver."""
+    header = headers.get("traceparent")
+    if header is None:
+        return None
+    try:
+        return TraceContext.from_traceparent(header)
+    except ValueError as exc:
+        log.warning("ignoring a malformed traceparent header", error=str(exc))
+        return None
