@@ -5,7 +5,8 @@ Subjects (``P`` = ``<prefix>.<system>``)::
     P.node.<node>.a.<path tokens>   a message to one actor (one wildcard subscription
                                     per node: P.node.<node>.>, demultiplexed here)
     P.name.<name>                   a message to a named actor, wherever it runs
-    P.reply.<node>.<token>          answers to this node's asks (one wildcard sub)
+    P.reply.<node>.<lane>.<token>   answers to this node's asks (one wildcard sub per
+                                    data connection: <lane> is its index)
     P.ctl.<node>                    watch / unwatch / down notices for this node
     P.hb.<node>                     heartbeats, on a separate control connection
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import random
 import re
 import uuid
 import weakref
@@ -61,6 +63,7 @@ from actors._trace import TraceContext
 from ._codec import Codec, RefAddress
 from ._durable import DurableMailboxes
 from ._errors import CodecError, TransportUnavailable
+from ._pool import TransportPool
 from ._remote import JetStreamAck, RemoteAnswer, RemoteRef, RemoteWatcher
 from ._subjects import kv_key, path_tokens, subject_token, tokens_path
 from ._wire import (
@@ -95,6 +98,12 @@ class NatsTransport:
     ``tls`` (an ``ssl.SSLContext``). ``heartbeat`` seconds between heartbeats; a node
     silent for ``heartbeat * misses`` seconds is down: its watched actors produce
     ``Terminated(ref, "nodedown")``.
+
+    The node's connections come from ``self.connections`` (a ``TransportPool``): one
+    control connection and ``data_connections`` data connections (default 1: a second
+    one did not raise throughput on a 2-core machine, see docs/performance.md). With
+    several, each message goes out on the connection its subject hashes to, so order
+    still holds per destination subject.
     """
 
     def __init__(
@@ -111,9 +120,12 @@ class NatsTransport:
         token: str | None = None,
         tls: Any = None,
         connect_timeout: float = 2.0,
+        data_connections: int = 1,
     ) -> None:
         if heartbeat <= 0 or misses < 1:
             raise ValueError(f"need heartbeat > 0 and misses >= 1, got {heartbeat}, {misses}")
+        if data_connections < 1:
+            raise ValueError(f"need data_connections >= 1, got {data_connections}")
         self.servers = list(servers)
         self.node_id = node_id or uuid.uuid4().hex[:12]
         if not re.fullmatch(r"[-_a-zA-Z0-9]+", self.node_id):
@@ -124,11 +136,23 @@ class NatsTransport:
         self._types = list(types)
         self._auth = {"user": user, "password": password, "token": token, "tls": tls}
         self._connect_timeout = connect_timeout
+        self.data_connections = data_connections
+        self.connections: TransportPool[Client] = TransportPool(
+            self._open_connection,
+            max_size=data_connections + 1,
+            healthy=self._healthy,
+            close=self._close_connection,
+        )
+        # Connection names, in the order start() acquires them (the pool opens them in
+        # that order), so that the server's connection list says what each one is for.
+        self._roles = ["control", "data"] + [f"data-{i}" for i in range(1, data_connections)]
         self._system: ActorSystem | None = None
         self._codec: Codec | None = None
-        self._data: Client | None = None
+        self._data: Client | None = None  # the first data connection: all subscriptions
         self._control: Client | None = None
-        self._writer: Writer | None = None
+        self._lanes: list[Client] = []  # the data connections
+        self._writers: list[Writer] = []  # one per data connection, in the same order
+        self._writer: Writer | None = None  # the first one's
         self._control_writer: Writer | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._releases: set[asyncio.Task[Any]] = set()  # names being released
@@ -170,13 +194,22 @@ class NatsTransport:
         self._system = system
         self._base = f"{self.prefix}.{subject_token(system.name)}"
         self._codec = Codec(self._types, export=self._export, resolve=self._resolve)
-        self._data = await self._connect("data")
-        self._control = await self._connect("control")
+        try:
+            self._control = await self.connections.acquire()
+            for _ in range(self.data_connections):
+                self._lanes.append(await self.connections.acquire())
+        except BaseException:
+            await self._release_connections()
+            raise
+        self._data = self._lanes[0]
         self._connected.set()
         base, node = self._base, self.node_id
         with map_nats_errors("subscribing"):
             await self._data.subscribe(f"{base}.node.{node}.>", cb=self._on_actor_message)
-            await self._data.subscribe(f"{base}.reply.{node}.*", cb=self._on_reply)
+            for lane, client in enumerate(self._lanes):
+                # Each data connection has its own reply space: NATS answers "no
+                # responders" on the connection that sent the request.
+                await client.subscribe(f"{base}.reply.{node}.{lane}.*", cb=self._on_reply)
             await self._data.subscribe(f"{base}.event.>", cb=self._on_event)
             await self._control.subscribe(f"{base}.ctl.{node}", cb=self._on_control)
             await self._control.subscribe(f"{base}.hb.*", cb=self._on_heartbeat)
@@ -191,10 +224,14 @@ class NatsTransport:
                     self._kv = await js.key_value(bucket)  # another node created it first
         task_group = system._task_group
         assert task_group is not None
-        self._writer = Writer(self, self._data)
-        self._control_writer = Writer(self, self._control)
-        self._spawn_task(self._writer.run())
-        self._spawn_task(self._control_writer.run())
+        self._writers = [
+            Writer(self, client, f"{base}.reply.{node}.{lane}.")
+            for lane, client in enumerate(self._lanes)
+        ]
+        self._writer = self._writers[0]
+        self._control_writer = Writer(self, self._control, "")
+        for writer in (*self._writers, self._control_writer):
+            self._spawn_task(writer.run())
         self._spawn_task(self._durable.run())
         self._beat()
         log.info("transport started", node=node, servers=self.servers)
@@ -220,7 +257,7 @@ class NatsTransport:
             self._control_writer.publish(
                 f"{self._base}.hb.{self.node_id}", b"", "", {"Bye": "1"}, None
             )
-        for writer in (self._writer, self._control_writer):
+        for writer in (*self._writers, self._control_writer):
             if writer is not None:
                 writer.close()
         self._durable.wake()
@@ -231,47 +268,69 @@ class NatsTransport:
             if not future.done():
                 future.set_exception(TransportUnavailable("the transport closed"))
         self._asks.clear()
-        data, control = self._data, self._control
-        self._data = self._control = None
-        for client in (data, control):
-            if client is None:
-                continue
-            # nats-py cancels its subscription tasks on close without awaiting them;
-            # we await them, so that no task of ours outlives the system.
-            sub_tasks: list[Any] = [
-                sub._wait_for_msgs_task
-                for sub in client._subs.values()
-                if sub._wait_for_msgs_task is not None
-            ]
-            with contextlib.suppress(nats.errors.Error, OSError, TimeoutError):
-                if client.is_connected:
-                    await client.drain()
-                else:
-                    # Reconnecting: what it buffered can no longer be sent, and nats-py
-                    # 2.16's close() writes that buffer to the dead socket, raises, and
-                    # leaves its subscription tasks running. Drop the buffer first.
-                    self.counters["publish_failures"] += len(client._pending)
-                    client._pending.clear()
-                    client._pending_data_size = 0
-                    await client.close()
-            await asyncio.gather(*sub_tasks, return_exceptions=True)
+        self._data = None
+        await self._release_connections()
         log.info("transport closed", node=self.node_id)
 
-    async def _connect(self, role: str) -> Client:
+    async def _release_connections(self) -> None:
+        """Close the node's connections through the pool: data first (their drain
+        delivers what was already received), control last."""
+        await self.connections.close()
+        held, self._lanes, control, self._control = self._lanes, [], self._control, None
+        for client in (*held, control):
+            if client is not None:
+                await self.connections.release(client)
+
+    async def _healthy(self, client: Client) -> bool:
+        """The pool's health check: connected, and the server answers a ping in time."""
+        if not client.is_connected:
+            return False
+        try:
+            await client.rtt(timeout=max(1, round(self._connect_timeout)))
+        except (nats.errors.Error, TimeoutError, OSError):
+            return False
+        return True
+
+    async def _close_connection(self, client: Client) -> None:
+        # nats-py cancels its subscription tasks on close without awaiting them; we
+        # await them, so that no task of ours outlives the system.
+        sub_tasks: list[Any] = [
+            sub._wait_for_msgs_task
+            for sub in client._subs.values()
+            if sub._wait_for_msgs_task is not None
+        ]
+        with contextlib.suppress(nats.errors.Error, OSError, TimeoutError):
+            if client.is_connected:
+                await client.drain()
+            else:
+                # Reconnecting: what it buffered can no longer be sent, and nats-py
+                # 2.16's close() writes that buffer to the dead socket, raises, and
+                # leaves its subscription tasks running. Drop the buffer first.
+                self.counters["publish_failures"] += len(client._pending)
+                client._pending.clear()
+                client._pending_data_size = 0
+                await client.close()
+        await asyncio.gather(*sub_tasks, return_exceptions=True)
+
+    async def _open_connection(self) -> Client:
+        """The pool's factory: a client with this node's settings and callbacks."""
         system = self._system
         assert system is not None
+        opened = self.connections.stats().created
+        role = self._roles[opened] if opened < len(self._roles) else f"spare-{opened}"
+        client = Client()
 
         async def on_disconnect() -> None:
             if self._closing:
                 return  # our own drain at close
             self.counters["disconnects"] += 1
-            if role == "data":
+            if client is self._data:
                 self._connected.clear()
             log.warning("nats disconnected", node=self.node_id, connection=role)
 
         async def on_reconnect() -> None:
             self.counters["reconnects"] += 1
-            if role == "data":
+            if client is self._data:
                 self._connected.set()
             log.info("nats reconnected", node=self.node_id, connection=role)
 
@@ -281,24 +340,28 @@ class NatsTransport:
             self.counters["errors"] += 1
             log.warning("nats error", node=self.node_id, connection=role, error=repr(error))
 
-        options = {key: value for key, value in self._auth.items() if value is not None}
+        settings: dict[str, Any] = {
+            key: value for key, value in self._auth.items() if value is not None
+        }
+        settings.update(
+            servers=self.servers,
+            name=f"{system.name}/{self.node_id}/{role}",
+            allow_reconnect=True,
+            # One round over the servers for the first connection (nats-py retries the
+            # first connection forever when this is unlimited), then unlimited.
+            max_reconnect_attempts=1,
+            # nats-py waits a fixed time between attempts; a wait drawn per connection
+            # keeps the nodes of a cluster from reconnecting in lockstep after an outage.
+            reconnect_time_wait=random.uniform(0.25, 0.75),
+            ping_interval=2,
+            max_outstanding_pings=2,
+            connect_timeout=self._connect_timeout,
+            disconnected_cb=on_disconnect,
+            reconnected_cb=on_reconnect,
+            error_cb=on_error,
+        )
         try:
-            client = await nats.connect(
-                servers=self.servers,
-                name=f"{system.name}/{self.node_id}/{role}",
-                allow_reconnect=True,
-                # One round over the servers for the first connection (nats-py retries
-                # the first connection forever when this is unlimited), then unlimited.
-                max_reconnect_attempts=1,
-                reconnect_time_wait=0.5,
-                ping_interval=2,
-                max_outstanding_pings=2,
-                connect_timeout=self._connect_timeout,
-                disconnected_cb=on_disconnect,
-                reconnected_cb=on_reconnect,
-                error_cb=on_error,
-                **options,
-            )
+            await client.connect(**settings)
         except (TimeoutError, nats.errors.Error, OSError) as exc:
             raise TransportUnavailable(
                 f"cannot connect to NATS at {self.servers}: {type(exc).__name__}: {exc}"
@@ -389,7 +452,8 @@ class NatsTransport:
         self._syncs[token] = future
         try:
             with map_nats_errors("waiting for the server"):
-                await self._data.publish(f"{self._base}.reply.{self.node_id}.{token}", b"")
+                assert self._writer is not None
+                await self._data.publish(self._writer.reply_prefix + token, b"")
                 await asyncio.wait_for(asyncio.shield(future), timeout)
         finally:
             self._syncs.pop(token, None)
@@ -491,10 +555,18 @@ class NatsTransport:
             headers["traceparent"] = sender.trace.traceparent
         return headers
 
+    def _lane(self, subject: str) -> Writer | None:
+        """The writer (so the data connection) for messages to ``subject``: always the
+        same one, which keeps messages to one destination in order."""
+        writers = self._writers
+        if len(writers) == 1:
+            return writers[0]
+        return writers[hash(subject) % len(writers)] if writers else None
+
     def _tell(self, ref: RemoteRef, message: Any) -> None:
         assert self._codec is not None
         type_name, payload = self._codec.encode(message)
-        writer = self._writer
+        writer = self._lane(ref._subject)
         if writer is None or writer._closing:
             self._dead_letter(message, ref.path, "transport_unavailable")
             return
@@ -503,7 +575,7 @@ class NatsTransport:
     async def _ask(self, ref: RemoteRef, message: Any, timeout: float) -> Any:
         assert self._codec is not None
         name = type(message).__name__
-        data, writer = self._data, self._writer
+        data, writer = self._data, self._lane(ref._subject)
         if data is None or writer is None or not data.is_connected:
             raise TransportUnavailable(
                 f"ask of `{name}` to `{ref.path}`: not connected to NATS",
@@ -515,7 +587,7 @@ class NatsTransport:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._asks[token] = (future, ref, message)
-        reply = f"{self._base}.reply.{self.node_id}.{token}"
+        reply = writer.reply_prefix + token
         writer.publish(ref._subject, payload, reply, self._headers(type_name), message)
         timer = loop.call_later(timeout, self._ask_expired, token, timeout)
         try:
@@ -544,12 +616,14 @@ class NatsTransport:
         except CodecError as exc:
             self._answer_error(reply_to, CRASHED, str(exc))
             return
-        if self._writer is not None:
-            self._writer.publish(reply_to, payload, "", headers or None, None)
+        writer = self._lane(reply_to)
+        if writer is not None:
+            writer.publish(reply_to, payload, "", headers or None, None)
 
     def _answer_error(self, reply_to: str, kind: str, text: str) -> None:
-        if self._writer is not None:
-            self._writer.publish(reply_to, text.encode(), "", {"Actor-Error": kind}, None)
+        writer = self._lane(reply_to)
+        if writer is not None:
+            writer.publish(reply_to, text.encode(), "", {"Actor-Error": kind}, None)
 
     def _publish_failed(self, subject: str, reply: str, about: Any, exc: Exception) -> None:
         self.counters["publish_failures"] += 1
@@ -720,7 +794,9 @@ class NatsTransport:
         if context is not None:
             headers["traceparent"] = context.traceparent
         subject = f"{self._base}.event.{subject_token(topic or type_name)}"
-        writer.publish(subject, payload, "", headers, None)
+        lane = self._lane(subject)
+        if lane is not None:
+            lane.publish(subject, payload, "", headers, None)
 
     async def _on_event(self, msg: Msg) -> None:
         headers = msg.headers or {}
@@ -761,7 +837,7 @@ class NatsTransport:
             self._writer.publish(
                 f"{self._base}.ctl.{node}",
                 msgspec.msgpack.encode(Watch(ref.path, self._export(watcher.ref))),
-                f"{self._base}.reply.{self.node_id}.{token}",
+                self._writer.reply_prefix + token,
                 None,
                 None,
             )

@@ -81,9 +81,11 @@ class Writer:
     awaiting the NATS client's publish (it suspends only to flush a full buffer).
     """
 
-    def __init__(self, transport: NatsTransport, client: Client) -> None:
+    def __init__(self, transport: NatsTransport, client: Client, reply_prefix: str) -> None:
         self._transport = transport
         self._client = client
+        # Where answers to requests sent on this connection come back (subject + token).
+        self.reply_prefix = reply_prefix
         # (subject, payload, reply, headers, message for a dead letter or None)
         self._outbox: deque[tuple[str, bytes, str, dict[str, str] | None, Any]] = deque()
         self._wake: asyncio.Future[None] | None = None
