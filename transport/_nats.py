@@ -70,9 +70,11 @@ from ._wire import (
     CRASHED,
     FULL,
     NOT_FOUND,
+    PROBE,
     UNDECODABLE,
     Control,
     Down,
+    Probe,
     Registration,
     Unwatch,
     Watch,
@@ -87,6 +89,9 @@ if TYPE_CHECKING:
 __all__ = ["NatsTransport", "RemoteRef"]
 
 log = structlog.get_logger("actors.transport")
+
+# JetStream's error codes for a conditional write that lost the race.
+_WRONG_LAST_SEQUENCE = (10071, 10164)
 
 
 class NatsTransport:
@@ -156,6 +161,7 @@ class NatsTransport:
         self._control_writer: Writer | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._releases: set[asyncio.Task[Any]] = set()  # names being released
+        self._purges: set[asyncio.Task[Any]] = set()  # names of down nodes being released
         self._base = ""
         self._asks: dict[str, tuple[asyncio.Future[Any], RemoteRef, Any]] = {}
         # Watch notices sent with a reply subject, waiting for NATS's verdict.
@@ -174,6 +180,7 @@ class NatsTransport:
         self._down: set[str] = set()
         self._beat_timer: asyncio.TimerHandle | None = None
         self._kv: Any = None
+        self._bucket = ""
         self._closing = False
         self._type_headers: dict[str, dict[str, str]] = {}
         self.counters: dict[str, int] = {
@@ -214,7 +221,9 @@ class NatsTransport:
             await self._control.subscribe(f"{base}.ctl.{node}", cb=self._on_control)
             await self._control.subscribe(f"{base}.hb.*", cb=self._on_heartbeat)
             js = self._data.jetstream()
-            bucket = re.sub(r"[^-_a-zA-Z0-9]", "_", f"{self.prefix}_{system.name}_names")
+            bucket = self._bucket = re.sub(
+                r"[^-_a-zA-Z0-9]", "_", f"{self.prefix}_{system.name}_names"
+            )
             try:
                 self._kv = await js.key_value(bucket)
             except nats.js.errors.BucketNotFoundError:
@@ -253,6 +262,8 @@ class NatsTransport:
         for timer in self._peers.values():
             timer.cancel()
         self._peers.clear()
+        for task in self._purges:
+            task.cancel()  # another node releases them (or the next one to look up)
         if self._control_writer is not None:
             self._control_writer.publish(
                 f"{self._base}.hb.{self.node_id}", b"", "", {"Bye": "1"}, None
@@ -285,11 +296,17 @@ class NatsTransport:
         """The pool's health check: connected, and the server answers a ping in time."""
         if not client.is_connected:
             return False
+        # Not client.rtt(timeout): on a timeout nats-py 2.16 cancels the PONG future but
+        # leaves it queued, and the late PONG then breaks the client's read loop (the
+        # connection drops and reconnects). A future we never cancel just resolves late,
+        # or is dropped with the queue when the client reconnects.
+        pong: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         try:
-            await client.rtt(timeout=max(1, round(self._connect_timeout)))
-        except (nats.errors.Error, TimeoutError, OSError):
+            await client._send_ping(pong)
+        except (nats.errors.Error, OSError):
             return False
-        return True
+        await asyncio.wait([pong], timeout=self._connect_timeout)
+        return pong.done()
 
     async def _close_connection(self, client: Client) -> None:
         # nats-py cancels its subscription tasks on close without awaiting them; we
@@ -469,17 +486,29 @@ class NatsTransport:
         value = msgspec.msgpack.encode(Registration(self._export(cell.ref), durable))
         key = kv_key(name)
         with map_nats_errors(f"registering `{name}`"):
-            try:
-                await self._kv.create(key, value)
-            except nats.js.errors.KeyWrongLastSequenceError:
-                entry = await self._kv.get(key)
+            while True:
+                try:
+                    await self._kv.create(key, value)
+                    break
+                except nats.js.errors.KeyWrongLastSequenceError:
+                    pass  # held, or held once (a delete marker): see by whom
+                try:
+                    entry = await self._kv.get(key)
+                except nats.js.errors.KeyNotFoundError:
+                    continue  # released meanwhile
                 holder = msgspec.msgpack.decode(entry.value, type=Registration).address
-                if holder.node != self.node_id and holder.node not in self._down:
+                if holder.node != self.node_id and not await self._gone(holder.node):
                     raise ValueError(
                         f"name `{name}` is already registered in system "
                         f"`{self._system.name}` by `{holder.path}` on node `{holder.node}`"
-                    ) from None
-                await self._kv.put(key, value)
+                    )
+                try:
+                    # Only over the entry just read: of two nodes taking over a dead
+                    # node's name at once, one wins and the other sees it held.
+                    await self._kv.update(key, value, last=entry.revision)
+                    break
+                except nats.js.errors.KeyWrongLastSequenceError:
+                    continue
             subject = f"{self._base}.name.{subject_token(name)}"
 
             async def on_named(msg: Msg) -> None:
@@ -526,11 +555,78 @@ class NatsTransport:
             return None
         registration = msgspec.msgpack.decode(entry.value, type=Registration)
         address = registration.address
-        if address.node in self._down:
+        if address.node != self.node_id and await self._gone(address.node):
+            with map_nats_errors(f"looking up `{name}`"):
+                await self._forget(kv_key(name), entry.revision)
             return None
         if registration.durable and address.node != self.node_id:
             return RemoteRef(self, address, self._durable.subject(name), durable=True)
         return self._resolve(address)
+
+    async def _gone(self, node: str) -> bool:
+        """Whether ``node`` has left the cluster: known to be down, or (a node this one
+        has not heard from yet, e.g. it died before we started) nobody answers on its
+        control subject. A node that answers late is taken to be alive."""
+        if node in self._down:
+            return True
+        if node in self._peers or self._data is None:
+            return False
+        try:
+            await self._data.request(
+                f"{self._base}.ctl.{node}", PROBE, timeout=self._connect_timeout
+            )
+        except nats.errors.NoRespondersError:
+            log.info("node gone: no responders on its control subject", node=node)
+            self._node_down(node, release_names=True)
+            return True
+        except (nats.errors.Error, TimeoutError, OSError):
+            return False  # late, or we cannot tell: assume it is there
+        return False
+
+    async def _forget(self, key: str, revision: int | None) -> None:
+        """Delete a registry entry of a node that is gone, unless it changed since it
+        was read (its name was taken again meanwhile)."""
+        assert self._kv is not None
+        try:
+            await self._kv.delete(key, last=revision)
+        except nats.js.errors.APIError as exc:
+            # nats-py 2.16's delete() does not translate "wrong last sequence" into
+            # KeyWrongLastSequenceError as update() does: match the server's codes.
+            if exc.err_code not in _WRONG_LAST_SEQUENCE:
+                raise
+
+    async def _registered_keys(self) -> list[str]:
+        """Every key of the registry bucket, deleted ones included (their ``get``
+        fails). Read from the bucket's stream, not with ``KeyValue.keys()``, whose
+        watcher leaves two nats-py tasks running after it stops (nats-py 2.16)."""
+        assert self._data is not None
+        bucket = self._bucket
+        prefix = f"$KV.{bucket}."
+        info = await self._data.jetstream().stream_info(
+            f"KV_{bucket}", subjects_filter=prefix + ">"
+        )
+        return [subject[len(prefix) :] for subject in info.state.subjects or {}]
+
+    async def _purge_names(self, node: str) -> None:
+        """Release every name ``node`` held: it went down without releasing them."""
+        assert self._kv is not None
+        purged = 0
+        try:
+            for key in await self._registered_keys():
+                try:
+                    entry = await self._kv.get(key)
+                except nats.js.errors.KeyNotFoundError:
+                    continue
+                if entry.value is None:
+                    continue
+                holder = msgspec.msgpack.decode(entry.value, type=Registration).address
+                if holder.node == node:
+                    await self._forget(key, entry.revision)
+                    purged += 1
+        except (nats.errors.Error, nats.js.errors.Error, OSError, msgspec.DecodeError) as exc:
+            log.warning("releasing the names of a down node failed", node=node, error=repr(exc))
+            return
+        log.info("names of a down node released", node=node, names=purged)
 
     # ------------------------------------------------------------------ sending
 
@@ -896,6 +992,9 @@ class NatsTransport:
                 proxy = RemoteWatcher(self, watcher)
                 if cell is not None and cell.watchers and proxy in cell.watchers:
                     cell.watchers.remove(proxy)  # type: ignore[arg-type]
+            case Probe():
+                if msg.reply and self._control_writer is not None:
+                    self._control_writer.publish(msg.reply, b"", "", None, None)
             case Down(target, watcher_path, reason):
                 by_path = self._remote_watches.get(target.node, {})
                 cells = by_path.get(target.path, [])
@@ -923,27 +1022,35 @@ class NatsTransport:
             timer.cancel()
         if msg.headers and msg.headers.get("Bye"):
             log.info("node left", node=node)
-            self._node_down(node, "nodedown", quiet=True)
+            self._node_down(node, release_names=False)  # it released them itself
             return
         self._down.discard(node)
         loop = asyncio.get_running_loop()
-        self._peers[node] = loop.call_later(
-            self.heartbeat * self.misses, self._node_down, node, "nodedown"
-        )
+        self._peers[node] = loop.call_later(self.heartbeat * self.misses, self._node_silent, node)
 
-    def _node_down(self, node: str, reason: str, quiet: bool = False) -> None:
-        """A node went silent (or said goodbye): its watched actors are gone."""
+    def _node_silent(self, node: str) -> None:
+        log.warning("node down: no heartbeat", node=node, silent_for=self.heartbeat * self.misses)
+        self._node_down(node, release_names=True)
+
+    def _node_down(self, node: str, *, release_names: bool) -> None:
+        """A node went silent, said goodbye, or is gone from the server: its watched
+        actors are gone. The names a node that did not say goodbye held are released
+        by one surviving node: the lowest id among those this one knows alive (should
+        two pick themselves, each deletion is conditional, so the second changes
+        nothing)."""
         self._peers.pop(node, None)
+        first = node not in self._down
         self._down.add(node)
-        if not quiet:
-            log.warning(
-                "node down: no heartbeat", node=node, silent_for=self.heartbeat * self.misses
-            )
+        leader = self.node_id == min(self._peers.keys() | {self.node_id})
+        if release_names and first and leader and not self._closing:
+            task = self._spawn_task(self._purge_names(node))
+            self._purges.add(task)
+            task.add_done_callback(self._purges.discard)
         for path, watchers in self._remote_watches.pop(node, {}).items():
             assert self._system is not None
             ref = self._resolve(RefAddress(self._system.name, node, path))
             for watcher in watchers:
-                watcher.deliver(Terminated(ref, reason), Priority.SYSTEM)
+                watcher.deliver(Terminated(ref, "nodedown"), Priority.SYSTEM)
 
 
 def _trace_in(headers: dict[str, str]) -> TraceContext | None:

@@ -30,9 +30,11 @@ __all__ = [
     "CRASHED",
     "FULL",
     "NOT_FOUND",
+    "PROBE",
     "UNDECODABLE",
     "Control",
     "Down",
+    "Probe",
     "Registration",
     "Unwatch",
     "Watch",
@@ -64,7 +66,14 @@ class Down(msgspec.Struct, tag=True, frozen=True):
     reason: str
 
 
-Control = Watch | Unwatch | Down
+class Probe(msgspec.Struct, tag=True, frozen=True):
+    """Are you there? Sent as a request; the node answers it (see ``_gone``)."""
+
+
+Control = Watch | Unwatch | Down | Probe
+
+
+PROBE = msgspec.msgpack.encode(Probe())
 
 
 class Registration(msgspec.Struct, frozen=True, array_like=True):

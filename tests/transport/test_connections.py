@@ -71,7 +71,7 @@ async def test_a_failed_start_leaves_no_connection_open() -> None:
 
 
 async def test_the_health_check_is_a_ping_the_server_answers(nats_server: NatsServer) -> None:
-    transport = node(nats_server.url, "n1")
+    transport = node(nats_server.url, "n1", connect_timeout=0.5)
     async with ActorSystem(unique_system(), transport=transport):
         client = transport._data
         assert client is not None
@@ -81,6 +81,10 @@ async def test_the_health_check_is_a_ping_the_server_answers(nats_server: NatsSe
             assert not await transport._healthy(client)  # no PONG within the timeout
         finally:
             nats_server.resume()
+        # The late PONG does not break the connection (nats-py's own rtt() would).
+        assert await transport._healthy(client)
+        assert transport.counters["disconnects"] == 0
+        assert transport.counters["errors"] == 0
 
 
 class Numbered(Actor):

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import msgspec
+import nats.js.errors
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -37,6 +38,7 @@ from tests.transport.nats_support import (
     Watcher,
     actor_subject,
     ask_until_answered,
+    bucket,
     node,
     raw_client,
     two_nodes,
@@ -351,6 +353,86 @@ async def test_node_process_killed_watchers_get_nodedown_within_heartbeat_misses
         # The dead node's name can be taken: its holder is known to be down.
         mine = await a.spawn(Echo, name="victim")
         assert await a.lookup("victim") == mine
+
+
+async def registry_holds(url: str, system: str, name: str) -> bool:
+    """Whether the registry bucket of ``system`` has an entry for ``name`` (read raw)."""
+    async with raw_client(url) as nc:
+        kv = await nc.jetstream().key_value(bucket(system))
+        try:
+            await kv.get(name)
+        except nats.js.errors.KeyNotFoundError:
+            return False
+        return True
+
+
+async def test_names_of_a_killed_node_are_released_by_a_survivor(
+    nats_server: NatsServer, logs: LogEvents
+) -> None:
+    system = unique_system()
+    options = {"heartbeat": HEARTBEAT, "misses": MISSES}
+    async with (
+        raw_client(nats_server.url) as nc,
+        ActorSystem(system, transport=node(nats_server.url, "n1", **options)),
+    ):
+        beats = await nc.subscribe(f"{PREFIX}.{system}.hb.victim-node")
+        async with NodeProcess(nats_server.url, system, "victim-node", HEARTBEAT, MISSES) as proc:
+            await beats.next_msg(timeout=WAIT)
+            await beats.next_msg(timeout=WAIT)  # n1 has heard it too: it knows it is up
+            assert await registry_holds(nats_server.url, system, "victim")
+            proc.kill()
+            released = await logs.wait_for(
+                "names of a down node released", node="victim-node", timeout=SILENCE + WAIT
+            )
+        assert released["names"] == 1
+        assert not await registry_holds(nats_server.url, system, "victim")
+
+
+async def test_a_node_started_after_a_holder_died_finds_its_names_free(
+    nats_server: NatsServer, logs: LogEvents
+) -> None:
+    """Nobody saw the holder die: the newcomer asks the holder's node whether it is
+    there, hears "no responders", and releases the name."""
+    system = unique_system()
+    async with NodeProcess(nats_server.url, system, "victim-node") as proc:
+        assert await registry_holds(nats_server.url, system, "victim")
+        proc.kill()
+        assert proc.proc is not None
+        await proc.proc.wait()
+    async with ActorSystem(system, transport=node(nats_server.url, "n1")) as a:
+        assert await a.lookup("victim") is None
+        await logs.wait_for("node gone: no responders on its control subject", node="victim-node")
+        assert not await registry_holds(nats_server.url, system, "victim")
+        mine = await a.spawn(Echo, name="victim")
+        assert await a.lookup("victim") == mine
+
+
+async def test_a_name_held_by_a_dead_node_nobody_saw_die_can_be_taken(
+    nats_server: NatsServer,
+) -> None:
+    system = unique_system()
+    async with NodeProcess(nats_server.url, system, "victim-node") as proc:
+        proc.kill()
+        assert proc.proc is not None
+        await proc.proc.wait()
+    async with ActorSystem(system, transport=node(nats_server.url, "n1")) as a:
+        mine = await a.spawn(Echo, name="victim")  # no lookup first: register takes over
+        assert await a.lookup("victim") == mine
+
+
+async def test_a_name_held_by_a_live_node_not_heard_from_yet_is_refused(
+    nats_server: NatsServer,
+) -> None:
+    system = unique_system()
+    async with (
+        NodeProcess(nats_server.url, system, "holder-node", heartbeat=30.0),
+        ActorSystem(system, transport=node(nats_server.url, "n1")) as a,
+    ):
+        with pytest.raises(ActorCrashed, match=r"already registered .* on node `holder-node`"):
+            await a.spawn(Echo, name="victim")
+        ref = await a.lookup("victim")
+        assert isinstance(ref, RemoteRef) and ref.node == "holder-node"
+        assert await ref.ask(Ping(1), timeout=WAIT) == Pong(2)
 
 
 async def test_node_answer_int_beyond_msgpack_range_fails_asker_node_keeps_serving(

@@ -60,7 +60,7 @@ from tests.transport.nats_support import (
 )
 from transport import CodecError, NatsTransport, RemoteRef
 from transport._codec import type_name
-from transport._wire import Unwatch
+from transport._wire import PROBE, Unwatch
 
 AT_ONCE = 1.0  # "fails at once": well under every ask timeout used below (5 s)
 
@@ -83,9 +83,10 @@ async def nc(url: str) -> AsyncIterator[Client]:
 
 
 class WireTap:
-    """Every message on the system's subjects, seen by a raw client, except heartbeats
-    and the empty round trips a node sends itself to know the server caught up (when
-    it registers a name, say): neither carries a message to an actor."""
+    """Every message on the system's subjects, seen by a raw client, except heartbeats,
+    the empty round trips a node sends itself to know the server caught up (when it
+    registers a name, say) and the probe a lookup sends a node it has not heard from
+    yet: none carries a message to an actor."""
 
     def __init__(self) -> None:
         self.seen = Inbox()
@@ -93,6 +94,8 @@ class WireTap:
     async def open(self, nc: Client, system: str) -> WireTap:
         async def record(msg: Msg) -> None:
             if ".hb." in msg.subject or (".reply." in msg.subject and not msg.data):
+                return
+            if ".ctl." in msg.subject and msg.data == PROBE:
                 return
             self.seen.put(msg)
 
