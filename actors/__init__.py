@@ -27,10 +27,11 @@ from ._messages import (
     SupervisorEscalated,
     Terminated,
 )
+from ._metrics import Health, Histogram, MetricsCollector, SystemMetrics
 from ._public import present_as as _present_as
 from ._ref import NO_REPLY, ActorRef
 from ._run import run
-from ._system import ActorSystem, SystemMetrics
+from ._system import ActorSystem
 from ._trace import TraceContext, add_actor_context, current_trace, trace
 
 __all__ = [
@@ -50,11 +51,14 @@ __all__ = [
     "current_trace",
     "DeadLetter",
     "EventBus",
+    "Health",
+    "Histogram",
     "LifecycleEvent",
     "Mailbox",
     "MailboxClosed",
     "MailboxFull",
     "MailboxStats",
+    "MetricsCollector",
     "NO_REPLY",
     "Overflow",
     "Priority",

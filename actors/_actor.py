@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ._mailbox import Mailbox
@@ -65,6 +66,11 @@ class Actor:
     async def stopped(self) -> None:
         """Called once, in the actor's task, after the last message (crash included),
         once the actor's children have stopped."""
+
+    def _hosted_cells(self) -> Iterable[ActorCell]:
+        """Runtime hook: cells this actor hosts besides its own children (a
+        supervisor's children), so the system can walk the whole tree."""
+        return ()
 
     def _killed(self) -> None:
         """Runtime hook: the actor's task was cancelled (no ``stopped()`` ran); release

@@ -20,6 +20,7 @@ with the same mailbox and ref, so refs and queued messages carry over.
 from __future__ import annotations
 
 import asyncio
+import time
 import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -44,6 +45,8 @@ STARTING, RUNNING, STOPPING, SUSPENDED, STOPPED = range(5)
 THROUGHPUT = 64
 
 DEFAULT_SHUTDOWN = 5.0
+
+_clock = time.perf_counter
 
 Reason = str | BaseException
 """Why an incarnation ended: "normal", "shutdown", "killed", or the exception raised."""
@@ -255,6 +258,7 @@ class ActorCell:
         envelope_class = Envelope
         budget = THROUGHPUT
         got_before = mailbox._got
+        block_started = _clock()  # handler time is taken per block of messages
         while self.state == RUNNING:
             if mailbox._other_count:
                 entry = mailbox._pop_next()
@@ -262,6 +266,7 @@ class ActorCell:
                 queue = mailbox._normal
                 entry = queue.popleft() if queue else _NOTHING
             if entry is _NOTHING:
+                self._timed(block_started, THROUGHPUT - budget)
                 self.task = None
                 self.sender = self.trace = None
                 self.system._handled += mailbox._got - got_before
@@ -300,6 +305,7 @@ class ActorCell:
                     )
                     error.__cause__ = exc
                     sender.fail(error)
+                self._timed(block_started, THROUGHPUT - budget + 1)
                 self.system._handled += mailbox._got - got_before
                 self._report_failure(exc, message)
                 return exc
@@ -307,10 +313,18 @@ class ActorCell:
                 sender.tell(result)
             budget -= 1
             if not budget:
+                self._timed(block_started, THROUGHPUT)
                 budget = THROUGHPUT
                 await asyncio.sleep(0)
+                block_started = _clock()
+        self._timed(block_started, THROUGHPUT - budget)
         self.system._handled += mailbox._got - got_before
         return self.stop_reason
+
+    def _timed(self, started: float, handled: int) -> None:
+        """``handled`` messages took the time since ``started``: count each as the mean."""
+        if handled:
+            self.system._handle_latency.observe((_clock() - started) / handled, handled)
 
     def _report_failure(self, exc: BaseException, message: Any) -> None:
         message_type = None if message is None else type(message).__name__

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import enum
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -37,30 +37,17 @@ from ._messages import (
     DeadLetter,
     Terminated,
 )
+from ._metrics import Health, LatencyRecorder, SystemMetrics
 from ._ref import ActorRef
 from ._spawn import new_cell, spawn
 
-__all__ = ["ActorSystem", "SystemMetrics"]
+__all__ = ["ActorSystem"]
 
 log = structlog.get_logger("actors")
 
 # Messages the bus takes as requests: publishing one of these as an event wraps it in
 # Publish, so it is delivered rather than obeyed.
 _BUS_REQUESTS = (Publish, Subscribe, Unsubscribe, Subscriptions, Terminated)
-
-
-class SystemMetrics(msgspec.Struct, frozen=True):
-    """Counters of an ``ActorSystem`` (``system.metrics()``)."""
-
-    actors: int
-    """Actors alive now."""
-    spawned: int
-    stopped: int
-    failures: int
-    """Exceptions raised by actors while starting or handling a message."""
-    dead_letters: int
-    messages_handled: int
-    """Messages handed to ``receive`` (counted when an actor goes idle or stops)."""
 
 
 class TreeSpec(Protocol):
@@ -146,7 +133,9 @@ class ActorSystem:
         self._host_task: asyncio.Task[Any] | None = None
         self._failure: BaseException | None = None
         self._alive = self._spawned = self._stopped = self._failures = self._dead_letters = 0
-        self._handled = 0
+        self._handled = self._restarts = 0
+        self._ask_latency = LatencyRecorder()
+        self._handle_latency = LatencyRecorder()
 
     def __repr__(self) -> str:
         return f"<ActorSystem {self.name!r} {self._state.value}>"
@@ -315,14 +304,56 @@ class ActorSystem:
             await self._transport.settle()  # its name is released cluster-wide too
 
     def metrics(self) -> SystemMetrics:
+        """A snapshot of the system's counters, mailbox depths (read now: this walks
+        every live actor) and latency histograms; ``.prometheus()`` renders it."""
+        depth = deepest = 0
+        for cell in self._cells():
+            queued = len(cell.mailbox)
+            depth += queued
+            deepest = max(deepest, queued)
+        transport = self._transport
         return SystemMetrics(
+            system=self.name,
             actors=self._alive,
             spawned=self._spawned,
             stopped=self._stopped,
             failures=self._failures,
+            restarts=self._restarts,
             dead_letters=self._dead_letters,
             messages_handled=self._handled,
+            mailbox_depth=depth,
+            mailbox_depth_max=deepest,
+            ask_latency=self._ask_latency.snapshot(),
+            handle_latency=self._handle_latency.snapshot(),
+            transport={} if transport is None else transport.metrics(),
         )
+
+    def health(self) -> Health:
+        """Liveness and readiness, for a probe endpoint: ``live`` while the system runs
+        (not yet shut down, no supervision tree escalated to it), ``ready`` when its
+        transport can reach the cluster too."""
+        checks = {"system": "ok" if self._state is _State.OPENED else self._state.value}
+        if self._failure is not None:
+            checks["system"] = f"failed: {describe(self._failure)}"
+        live = checks["system"] == "ok"
+        if self._transport is not None:
+            problem = self._transport.problem()
+            checks["transport"] = "ok" if problem is None else problem
+        ready = live and all(value == "ok" for value in checks.values())
+        return Health(live=live, ready=ready, checks=checks)
+
+    def _cells(self) -> Iterator[ActorCell]:
+        """Every live actor cell, parents before children."""
+        guardian = self._guardian
+        if guardian is None or not guardian.children:
+            return
+        stack = list(guardian.children.values())
+        while stack:
+            cell = stack.pop()
+            yield cell
+            if cell.children:
+                stack.extend(cell.children.values())
+            stack.extend(cell.actor._hosted_cells())
 
     @property
     def guardian(self) -> Guardian:

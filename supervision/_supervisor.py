@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -284,6 +285,10 @@ class Supervisor(Actor):
     async def stopped(self) -> None:
         await self._terminate_all()
         await self._close_group()
+
+    def _hosted_cells(self) -> Iterable[ActorCell]:
+        group = self._group
+        return () if group is None or not group.children else list(group.children.values())
 
     def _killed(self) -> None:
         group = self._group
@@ -555,6 +560,7 @@ class Supervisor(Actor):
                 return
             member.restarts += 1
             system = self.system
+            system._restarts += 1
             if system._listeners:
                 system._emit(ActorRestarted(cell.path, member.restarts))
 

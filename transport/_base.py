@@ -44,6 +44,14 @@ class Transport(Protocol):
     async def settle(self) -> None:
         """Wait until names released so far are gone cluster-wide."""
 
+    def problem(self) -> str | None:
+        """None while the transport can do its work, else what is wrong (for
+        ``system.health()``)."""
+
+    def metrics(self) -> dict[str, float]:
+        """The transport's figures for ``system.metrics()``: names ending in ``_total``
+        are counters, the others gauges."""
+
 
 class LocalTransport:
     """The in-process transport: every actor is local, names are the system's own.
@@ -75,3 +83,9 @@ class LocalTransport:
 
     async def settle(self) -> None:
         """Nothing is ever pending."""
+
+    def problem(self) -> str | None:
+        return None
+
+    def metrics(self) -> dict[str, float]:
+        return {}

@@ -31,6 +31,7 @@ import contextlib
 import itertools
 import random
 import re
+import time
 import uuid
 import weakref
 from collections.abc import Sequence
@@ -328,6 +329,38 @@ class NatsTransport:
                 client._pending_data_size = 0
                 await client.close()
         await asyncio.gather(*sub_tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------------ observability
+
+    def problem(self) -> str | None:
+        """None while the node can reach the cluster, else what is wrong."""
+        if self._data is None or self._control is None:
+            return "closed" if self._closing else "not started"
+        down = [
+            role
+            for role, client in (("data", self._data), ("control", self._control))
+            if not client.is_connected
+        ]
+        down += [f"data-{i}" for i, lane in enumerate(self._lanes[1:], 1) if not lane.is_connected]
+        if down:
+            return f"not connected to NATS at {self.servers}: {', '.join(down)} reconnecting"
+        return None
+
+    def metrics(self) -> dict[str, float]:
+        """The node's counters (``*_total``) and gauges, for ``system.metrics()``."""
+        pool = self.connections.stats()
+        figures: dict[str, float] = {f"{key}_total": value for key, value in self.counters.items()}
+        figures.update(
+            connected=float(self.problem() is None),
+            connections_open=pool.size,
+            connections_created_total=pool.created,
+            connections_closed_total=pool.closed,
+            connections_unhealthy_total=pool.unhealthy,
+            peers_alive=len(self._peers),
+            peers_down=len(self._down),
+            asks_pending=len(self._asks),
+        )
+        return figures
 
     async def _open_connection(self) -> Client:
         """The pool's factory: a client with this node's settings and callbacks."""
@@ -684,6 +717,7 @@ class NatsTransport:
         future: asyncio.Future[Any] = loop.create_future()
         self._asks[token] = (future, ref, message)
         reply = writer.reply_prefix + token
+        started = time.perf_counter()
         writer.publish(ref._subject, payload, reply, self._headers(type_name), message)
         timer = loop.call_later(timeout, self._ask_expired, token, timeout)
         try:
@@ -691,6 +725,8 @@ class NatsTransport:
         finally:
             timer.cancel()
             self._asks.pop(token, None)
+            if self._system is not None:
+                self._system._ask_latency.observe(time.perf_counter() - started)
 
     def _ask_expired(self, token: str, timeout: float) -> None:
         pending = self._asks.pop(token, None)

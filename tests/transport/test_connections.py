@@ -150,3 +150,26 @@ async def test_with_several_data_connections_replies_events_and_watch_work(url: 
         await a.stop(echo)
         (notice,) = await terminated.count(1)
         assert notice.ref == remote
+
+
+async def test_the_node_figures_are_in_the_system_metrics_and_its_prometheus_text(
+    url: str,
+) -> None:
+    async with two_nodes(url, data_connections=2) as (a, b):
+        await a.spawn(Echo, name="echo")
+        ref = await b.lookup("echo")
+        assert ref is not None
+        for i in range(5):
+            assert await ref.ask(Ping(i), timeout=WAIT) == Pong(i + 1)
+        metrics = b.metrics()
+        assert metrics.ask_latency.count == 5
+        figures = metrics.transport
+        assert figures["connections_open"] == 3
+        assert figures["connections_created_total"] == 3
+        assert figures["connected"] == 1
+        assert figures["asks_pending"] == 0
+        assert figures["peers_down"] == 0
+        assert figures["publish_failures_total"] == 0
+        text = metrics.prometheus()
+        assert f'actors_transport_connections_open{{system="{b.name}"}} 3.0' in text
+        assert f'actors_transport_reconnects_total{{system="{b.name}"}} 0.0' in text

@@ -316,6 +316,26 @@ async def test_partition_blackhole_watchers_get_nodedown_asks_time_out_then_heal
         assert await ask_until_answered(ref, Ping(2)) == Pong(3)
 
 
+async def test_health_is_not_ready_while_the_server_is_down_and_ready_again_after(
+    nats_server: NatsServer, logs: LogEvents
+) -> None:
+    async with two_nodes(nats_server.url) as (a, _):
+        assert a.health().ready
+        assert a.metrics().transport["connected"] == 1
+        async with server_down(nats_server, logs):
+            health = a.health()
+            assert health.live and not health.ready
+            assert health.checks["system"] == "ok"
+            assert "not connected to NATS" in health.checks["transport"]
+            assert "data, control reconnecting" in health.checks["transport"]
+            figures = a.metrics().transport
+            assert figures["connected"] == 0
+            assert figures["disconnects_total"] == 2
+        health = a.health()
+        assert health.ready and health.checks == {"system": "ok", "transport": "ok"}
+        assert a.metrics().transport["reconnects_total"] == 2
+
+
 # ---------------------------------------------------------------------- node processes
 
 
