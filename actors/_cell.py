@@ -98,6 +98,7 @@ class ActorCell:
         "exit_waiters",
         "factory",
         "mailbox",
+        "message",
         "name",
         "parent",
         "ref",
@@ -144,6 +145,7 @@ class ActorCell:
         self.factory: Callable[[], Actor] | None = None
         self.sender: Any = None
         self.trace: Any = None  # the current message's TraceContext (see _trace)
+        self.message: Any = None  # the message being handled (for log lines)
         self.stop_reason: Reason = "normal"
         self.shutdown: float | None = DEFAULT_SHUTDOWN
         self.children: dict[int, ActorCell] | None = None
@@ -166,7 +168,7 @@ class ActorCell:
         assert self.factory is not None and self.state == SUSPENDED
         self.state = STARTING
         self.stop_reason = "normal"
-        self.sender = self.trace = None
+        self.sender = self.trace = self.message = None
         try:
             self.actor = self.factory()
         except BaseException:
@@ -268,7 +270,7 @@ class ActorCell:
             if entry is _NOTHING:
                 self._timed(block_started, THROUGHPUT - budget)
                 self.task = None
-                self.sender = self.trace = None
+                self.sender = self.trace = self.message = None
                 self.system._handled += mailbox._got - got_before
                 mailbox._release_storage()
                 mailbox._wakeup = self
@@ -277,11 +279,11 @@ class ActorCell:
             if mailbox._putters:
                 mailbox._wake_putter()
             if entry.__class__ is envelope_class:
-                message = entry.message
+                message = self.message = entry.message
                 sender = self.sender = entry.sender
                 self.trace = entry.trace
             else:
-                message = entry
+                message = self.message = entry
                 sender = self.sender = self.trace = None
             try:
                 result = await receive(message)
@@ -442,7 +444,7 @@ class ActorCell:
     def _exited(self, reason: Reason) -> None:
         self.task = None
         self.stop_reason = reason  # how this incarnation ended, for whoever finalizes
-        self.sender = self.trace = None
+        self.sender = self.trace = self.message = None
         waiters, self.exit_waiters = self.exit_waiters, None
         for waiter in waiters or ():
             if not waiter.done():
@@ -525,8 +527,10 @@ class ActorCell:
         if entry.__class__ is Envelope:
             self.sender = entry.sender
             self.trace = entry.trace
+            self.message = entry.message
             return entry.message
         self.sender = self.trace = None
+        self.message = entry
         return entry
 
     def _mailbox_discarded(self, entry: Any, reason: str) -> None:

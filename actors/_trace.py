@@ -107,13 +107,16 @@ def trace(parent: TraceContext | str | None = None) -> Iterator[TraceContext]:
 def add_actor_context(
     logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """A structlog processor: adds ``system``, ``actor`` (its path) and ``trace_id`` to
-    every log line written while an actor handles a message (or inside ``trace()``).
+    """A structlog processor: adds ``system``, ``actor`` (its path), ``message_type``
+    and ``trace_id`` to every log line written while an actor handles a message
+    (``trace_id`` alone inside a ``trace()`` block outside actors).
     The CLI (``actors run``) installs it; add it to your own structlog set-up."""
     cell = current_cell.get()
     if cell is not None:
         event_dict.setdefault("system", cell.system.name)
         event_dict.setdefault("actor", cell.path)
+        if cell.message is not None:
+            event_dict.setdefault("message_type", type(cell.message).__name__)
         context = cell.trace
     else:
         context = outside_trace.get()

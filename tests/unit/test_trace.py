@@ -258,7 +258,32 @@ async def test_log_lines_of_a_handler_name_the_system_the_actor_and_the_trace(
     for event in ("handling", "actor failed"):
         assert by_event[event]["system"] == "shop"
         assert by_event[event]["actor"] == "shop/chatty"
+        assert by_event[event]["message_type"] == "Probe"
         assert by_event[event]["trace_id"] == context.trace_id
+
+
+async def test_log_lines_outside_a_message_name_the_actor_but_no_message(
+    log_lines: list[dict[str, Any]],
+) -> None:
+    class Quiet(Actor):
+        async def started(self) -> None:
+            structlog.get_logger("app").info("starting")
+
+        async def receive(self, message: Any) -> Any:
+            return None
+
+        async def stopped(self) -> None:
+            structlog.get_logger("app").info("stopping")
+
+    async with ActorSystem("shop") as system:
+        ref = await system.spawn(Quiet, name="quiet")
+        await ref.ask(Probe())
+        await system.stop(ref)
+    by_event = {line["event"]: line for line in log_lines}
+    for event in ("starting", "stopping"):
+        assert by_event[event]["actor"] == "shop/quiet"
+        assert "message_type" not in by_event[event]
+        assert "trace_id" not in by_event[event]
 
 
 def test_outside_actors_the_processor_adds_the_trace_of_the_block_only() -> None:
