@@ -20,7 +20,6 @@ with the same mailbox and ref, so refs and queued messages carry over.
 from __future__ import annotations
 
 import asyncio
-import time
 import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -45,8 +44,6 @@ STARTING, RUNNING, STOPPING, SUSPENDED, STOPPED = range(5)
 THROUGHPUT = 64
 
 DEFAULT_SHUTDOWN = 5.0
-
-_clock = time.perf_counter
 
 Reason = str | BaseException
 """Why an incarnation ended: "normal", "shutdown", "killed", or the exception raised."""
@@ -260,7 +257,8 @@ class ActorCell:
         envelope_class = Envelope
         budget = THROUGHPUT
         got_before = mailbox._got
-        block_started = _clock()  # handler time is taken per block of messages
+        latency = self.system._handle_latency  # timed per block of messages, sampled
+        block_started = latency.start()
         while self.state == RUNNING:
             if mailbox._other_count:
                 entry = mailbox._pop_next()
@@ -268,7 +266,7 @@ class ActorCell:
                 queue = mailbox._normal
                 entry = queue.popleft() if queue else _NOTHING
             if entry is _NOTHING:
-                self._timed(block_started, THROUGHPUT - budget)
+                latency.stop(block_started, THROUGHPUT - budget)
                 self.task = None
                 self.sender = self.trace = self.message = None
                 self.system._handled += mailbox._got - got_before
@@ -307,7 +305,7 @@ class ActorCell:
                     )
                     error.__cause__ = exc
                     sender.fail(error)
-                self._timed(block_started, THROUGHPUT - budget + 1)
+                latency.stop(block_started, THROUGHPUT - budget + 1)
                 self.system._handled += mailbox._got - got_before
                 self._report_failure(exc, message)
                 return exc
@@ -315,18 +313,13 @@ class ActorCell:
                 sender.tell(result)
             budget -= 1
             if not budget:
-                self._timed(block_started, THROUGHPUT)
+                latency.stop(block_started, THROUGHPUT)
                 budget = THROUGHPUT
                 await asyncio.sleep(0)
-                block_started = _clock()
-        self._timed(block_started, THROUGHPUT - budget)
+                block_started = latency.start()
+        latency.stop(block_started, THROUGHPUT - budget)
         self.system._handled += mailbox._got - got_before
         return self.stop_reason
-
-    def _timed(self, started: float, handled: int) -> None:
-        """``handled`` messages took the time since ``started``: count each as the mean."""
-        if handled:
-            self.system._handle_latency.observe((_clock() - started) / handled, handled)
 
     def _report_failure(self, exc: BaseException, message: Any) -> None:
         message_type = None if message is None else type(message).__name__

@@ -13,6 +13,7 @@ code, fed from a snapshot (no prometheus_client registry, counter or lock on our
 from __future__ import annotations
 
 import bisect
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,8 @@ from prometheus_client.metrics_core import (
 
 if TYPE_CHECKING:
     from ._system import ActorSystem
+
+_clock = time.perf_counter
 
 __all__ = ["Health", "Histogram", "LatencyRecorder", "MetricsCollector", "SystemMetrics"]
 
@@ -72,19 +75,46 @@ class Histogram(msgspec.Struct, frozen=True):
 
 
 class LatencyRecorder:
-    """The mutable side of a ``Histogram`` (internal): ``observe`` is a bisect and two
-    additions."""
+    """The mutable side of a ``Histogram`` (internal), sampling one operation in
+    ``every`` (1: all, 0: none).
 
-    __slots__ = ("counts", "sum")
+    Reading the clock twice and filing the result costs about 0.3 µs, a tenth of an
+    in-process ask: so ``start`` reads the clock for one operation in ``every`` only, and
+    ``stop`` files that one as ``every`` observations, which keeps counts, sums and
+    quantiles right on average.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("countdown", "counts", "every", "sum")
+
+    def __init__(self, every: int = 1) -> None:
+        if every < 0:
+            raise ValueError(
+                f"`sample_latency` must be >= 0 (time one in N; 0: never), got {every!r}"
+            )
         self.counts = [0] * (len(LATENCY_BOUNDS) + 1)
         self.sum = 0.0
+        self.every = every
+        self.countdown = every
 
     def observe(self, seconds: float, times: int = 1) -> None:
         """Record ``times`` observations of ``seconds`` each."""
         self.counts[bisect.bisect_left(LATENCY_BOUNDS, seconds)] += times
         self.sum += seconds * times
+
+    def start(self) -> float:
+        """The clock, if this operation is the one in ``every`` to time; else 0.0."""
+        countdown = self.countdown - 1
+        if countdown:
+            self.countdown = countdown  # with every == 0 it never reaches 0 again
+            return 0.0
+        self.countdown = self.every
+        return _clock()
+
+    def stop(self, started: float, operations: int = 1) -> None:
+        """``operations`` ended since ``start`` returned ``started``: file each as their
+        mean, times ``every`` (nothing if ``started`` is 0.0: not sampled)."""
+        if started and operations:
+            self.observe((_clock() - started) / operations, operations * self.every)
 
     def snapshot(self) -> Histogram:
         return Histogram(LATENCY_BOUNDS, tuple(self.counts), self.sum)
@@ -111,10 +141,12 @@ class SystemMetrics(msgspec.Struct, frozen=True):
     mailbox_depth_max: int
     """The deepest mailbox, now."""
     ask_latency: Histogram
-    """Asks made through this system (local and remote), send to answer or error."""
+    """Asks made through this system (local and remote), send to answer or error:
+    one in ``sample_latency`` timed, counted that many times."""
     handle_latency: Histogram
-    """Time in ``receive``: each block of up to 64 messages an actor handles in a row
-    is timed once, and counts as that many observations of its mean."""
+    """Time in ``receive``: blocks of up to 64 messages an actor handles in a row, one
+    block in ``sample_latency`` timed, each message counted as the block's mean (times
+    ``sample_latency``)."""
     transport: dict[str, float] = {}
     """The transport's own figures (``NatsTransport``: connections, reconnects...);
     names ending in ``_total`` are counters."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import ActorNotFound, AskTimeout, MailboxClosed
@@ -62,7 +61,6 @@ for the purpose (Erlang's ``{noreply, State}``): the asker waits until then, or 
 its timeout."""
 
 _NORMAL = Priority.NORMAL
-_clock = time.perf_counter
 _current = current_cell.get
 _outside_trace = outside_trace.get
 
@@ -173,14 +171,15 @@ class ActorRef:
             )
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        started = _clock()
+        latency = cell.system._ask_latency
+        started = latency.start()
         cell.mailbox._offer(Envelope(message, Reply(future), trace_of_sender()))
         timer = loop.call_later(timeout, _expire, future, cell, message, timeout)
         try:
             return await future
         finally:
             timer.cancel()
-            cell.system._ask_latency.observe(_clock() - started)
+            latency.stop(started)
 
 
 def _expire(future: asyncio.Future[Any], cell: ActorCell, message: Any, timeout: float) -> None:

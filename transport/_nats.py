@@ -31,7 +31,6 @@ import contextlib
 import itertools
 import random
 import re
-import time
 import uuid
 import weakref
 from collections.abc import Sequence
@@ -717,7 +716,8 @@ class NatsTransport:
         future: asyncio.Future[Any] = loop.create_future()
         self._asks[token] = (future, ref, message)
         reply = writer.reply_prefix + token
-        started = time.perf_counter()
+        latency = self._system._ask_latency if self._system is not None else None
+        started = latency.start() if latency is not None else 0.0
         writer.publish(ref._subject, payload, reply, self._headers(type_name), message)
         timer = loop.call_later(timeout, self._ask_expired, token, timeout)
         try:
@@ -725,8 +725,8 @@ class NatsTransport:
         finally:
             timer.cancel()
             self._asks.pop(token, None)
-            if self._system is not None:
-                self._system._ask_latency.observe(time.perf_counter() - started)
+            if latency is not None:
+                latency.stop(started)
 
     def _ask_expired(self, token: str, timeout: float) -> None:
         pending = self._asks.pop(token, None)

@@ -8,6 +8,9 @@
   so no loop lives as long as the session.
 - ``tcp_proxy``: a ``TcpProxy`` in front of ``nats_server``; connect clients to
   ``tcp_proxy.url`` to cut, blackhole and heal their link.
+- ``url``: the shared server's URL.
+- ``logs`` (every test): the structlog events of the test, captured (not printed), to
+  await one with ``logs.wait_for(...)``.
 
 This directory must not be a package (no ``__init__.py``): a ``tests/transport`` package
 would shadow the real ``transport`` package.
@@ -21,6 +24,18 @@ from pathlib import Path
 import pytest
 
 from tests.natsutil import NatsServer, SyncNatsServer, TcpProxy
+from tests.transport.nats_support import LogEvents
+
+
+@pytest.fixture(autouse=True)
+def logs() -> Iterator[LogEvents]:
+    with LogEvents.capture() as events:
+        yield events
+
+
+@pytest.fixture
+def url(nats_server_shared: SyncNatsServer) -> str:
+    return nats_server_shared.url
 
 
 @pytest.fixture

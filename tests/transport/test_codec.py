@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import msgspec
@@ -21,7 +20,6 @@ from tests.transport.nats_support import Carry as WireCarry
 from tests.transport.nats_support import (
     Echo,
     Inbox,
-    LogEvents,
     Seen,
     Team,
     two_nodes,
@@ -35,12 +33,6 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-
-
-@pytest.fixture(autouse=True)
-def logs() -> Iterator[LogEvents]:
-    with LogEvents.capture() as events:
-        yield events
 
 
 # ---------------------------------------------------------------------- types

@@ -4,18 +4,16 @@ closed in order at the end, and several data connections keeping every guarantee
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from actors import Actor, ActorNotFound, ActorSystem
-from tests.natsutil import NatsServer, SyncNatsServer
+from tests.natsutil import NatsServer
 from tests.transport.nats_support import (
     WAIT,
     Echo,
     Inbox,
-    LogEvents,
     Note,
     Ping,
     Pong,
@@ -26,17 +24,6 @@ from tests.transport.nats_support import (
     unique_system,
 )
 from transport import NatsTransport, PoolStats, TransportUnavailable
-
-
-@pytest.fixture(autouse=True)
-def logs() -> Iterator[LogEvents]:
-    with LogEvents.capture() as events:
-        yield events
-
-
-@pytest.fixture
-def url(nats_server_shared: SyncNatsServer) -> str:
-    return nats_server_shared.url
 
 
 @pytest.mark.parametrize("data_connections", [1, 3])
@@ -155,7 +142,11 @@ async def test_with_several_data_connections_replies_events_and_watch_work(url: 
 async def test_the_node_figures_are_in_the_system_metrics_and_its_prometheus_text(
     url: str,
 ) -> None:
-    async with two_nodes(url, data_connections=2) as (a, b):
+    system = unique_system()
+    async with (
+        ActorSystem(system, transport=node(url, "n1")) as a,
+        ActorSystem(system, transport=node(url, "n2", data_connections=2), sample_latency=1) as b,
+    ):
         await a.spawn(Echo, name="echo")
         ref = await b.lookup("echo")
         assert ref is not None

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
@@ -51,12 +51,6 @@ from transport._codec import type_name
 HEARTBEAT, MISSES = 0.2, 3
 SILENCE = HEARTBEAT * MISSES  # a node silent this long is down
 CLEAR_ERRORS = (TransportUnavailable, AskTimeout, ActorNotFound)
-
-
-@pytest.fixture(autouse=True)
-def logs() -> Iterator[LogEvents]:
-    with LogEvents.capture() as events:
-        yield events
 
 
 async def bounded(coro: Any, timeout: float) -> Any:

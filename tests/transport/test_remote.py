@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
@@ -28,7 +28,6 @@ from actors import (
     Overflow,
     Terminated,
 )
-from tests.natsutil import SyncNatsServer
 from tests.transport.nats_support import (
     PREFIX,
     TYPES,
@@ -43,7 +42,6 @@ from tests.transport.nats_support import (
     Hello,
     Hold,
     Inbox,
-    LogEvents,
     Note,
     Ping,
     Pong,
@@ -63,17 +61,6 @@ from transport._codec import type_name
 from transport._wire import PROBE, Unwatch
 
 AT_ONCE = 1.0  # "fails at once": well under every ask timeout used below (5 s)
-
-
-@pytest.fixture(autouse=True)
-def logs() -> Iterator[LogEvents]:
-    with LogEvents.capture() as events:
-        yield events
-
-
-@pytest.fixture
-def url(nats_server_shared: SyncNatsServer) -> str:
-    return nats_server_shared.url
 
 
 @pytest.fixture

@@ -4,15 +4,12 @@ trace (tells, asks, refs' replies, events), read back on the receiving node."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import msgspec
-import pytest
 from nats.aio.msg import Msg
 
 from actors import Actor, ActorRef, TraceContext, current_trace, trace
-from tests.natsutil import SyncNatsServer
 from tests.transport.nats_support import (
     WAIT,
     Hello,
@@ -27,17 +24,6 @@ from tests.transport.nats_support import (
     two_nodes,
 )
 from transport._codec import type_name
-
-
-@pytest.fixture(autouse=True)
-def logs() -> Iterator[LogEvents]:
-    with LogEvents.capture() as events:
-        yield events
-
-
-@pytest.fixture
-def url(nats_server_shared: SyncNatsServer) -> str:
-    return nats_server_shared.url
 
 
 class Traced(Actor):

@@ -92,7 +92,7 @@ def test_a_quantile_is_never_below_the_true_value(values: list[float]) -> None:
 
 
 async def test_handle_latency_counts_every_handled_message() -> None:
-    async with ActorSystem("m") as system:
+    async with ActorSystem("m", sample_latency=1) as system:
         refs = [await system.spawn(Busy) for _ in range(3)]
         for i in range(500):
             refs[i % 3].tell(Work(fail=i == 250))  # one crash: that actor stops
@@ -106,7 +106,7 @@ async def test_handle_latency_counts_every_handled_message() -> None:
 
 
 async def test_ask_latency_counts_every_ask_answered_or_not() -> None:
-    async with ActorSystem("m") as system:
+    async with ActorSystem("m", sample_latency=1) as system:
         release = asyncio.Event()
         ref = await system.spawn(Busy, release)
         for _ in range(5):
@@ -120,6 +120,34 @@ async def test_ask_latency_counts_every_ask_answered_or_not() -> None:
         histogram = system.metrics().ask_latency
     assert histogram.count == 7
     assert histogram.quantile(1.0) >= 0.05  # the one that timed out
+
+
+@pytest.mark.parametrize("every", [4, 16])
+async def test_sampled_latency_times_one_in_n_and_counts_it_n_times(every: int) -> None:
+    async with ActorSystem("m", sample_latency=every) as system:
+        ref = await system.spawn(Busy)
+        for _ in range(10 * every + 1):
+            await ref.ask(Work())
+        metrics = system.metrics()
+    assert metrics.ask_latency.count == 10 * every
+    assert all(count % every == 0 for count in metrics.ask_latency.counts)
+    assert metrics.handle_latency.count % every == 0
+    assert metrics.handle_latency.count > 0
+
+
+async def test_sampling_zero_times_nothing() -> None:
+    async with ActorSystem("m", sample_latency=0) as system:
+        ref = await system.spawn(Busy)
+        for _ in range(100):
+            await ref.ask(Work())
+        metrics = system.metrics()
+    assert metrics.ask_latency.count == metrics.handle_latency.count == 0
+    assert metrics.messages_handled >= 100
+
+
+def test_a_negative_sampling_is_refused() -> None:
+    with pytest.raises(ValueError, match="`sample_latency` must be >= 0"):
+        ActorSystem("m", sample_latency=-1)
 
 
 async def test_restarts_are_counted() -> None:
@@ -167,7 +195,7 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 async def test_prometheus_text_carries_every_figure() -> None:
-    async with ActorSystem("shop") as system:
+    async with ActorSystem("shop", sample_latency=1) as system:
         ref = await system.spawn(Busy)
         for _ in range(3):
             await ref.ask(Work())
