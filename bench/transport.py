@@ -348,6 +348,23 @@ def _raw_ask(concurrent: bool) -> Callable[[str, bool], Coroutine[Any, Any, dict
 # ------------------------------------------------------------------ 1 vs 2 connections
 
 
+async def _one_then_two(
+    one: Callable[[int], Awaitable[None]],
+    two: Callable[[int], Awaitable[None]],
+    tally: Tally,
+    count: int,
+) -> dict[str, float]:
+    """Rates over one and over two connections: a warm-up of each, then 1, 2, 2, 1, so
+    both see the same server and machine state; the median of each."""
+    bursts = {1: one, 2: two}
+    for burst in bursts.values():
+        await _tell_rate(burst, tally, count // WARMUP_FRACTION)
+    rates: dict[int, list[float]] = {1: [], 2: []}
+    for connections in (1, 2, 2, 1):
+        rates[connections].append(await _tell_rate(bursts[connections], tally, count))
+    return {"one": statistics.median(rates[1]), "two": statistics.median(rates[2])}
+
+
 async def _raw_connections(url: str, quick: bool) -> dict[str, float]:
     tally = Tally()
     async with _clients(url, 3) as (subscriber, *publishers):
@@ -372,14 +389,7 @@ async def _raw_connections(url: str, quick: bool) -> dict[str, float]:
 
             return burst
 
-        count = CONNECTION_TELLS.pick(quick)
-        bursts = {1: over(1), 2: over(2)}
-        for burst in bursts.values():
-            await _tell_rate(burst, tally, count // WARMUP_FRACTION)
-        rates: dict[int, list[float]] = {1: [], 2: []}
-        for connections in (1, 2, 2, 1):
-            rates[connections].append(await _tell_rate(bursts[connections], tally, count))
-        return {"one": statistics.median(rates[1]), "two": statistics.median(rates[2])}
+        return await _one_then_two(over(1), over(2), tally, CONNECTION_TELLS.pick(quick))
 
 
 async def _ours_connections(url: str, quick: bool) -> dict[str, float]:
@@ -408,14 +418,9 @@ async def _ours_connections(url: str, quick: bool) -> dict[str, float]:
 
             return burst
 
-        count = CONNECTION_TELLS.pick(quick)
-        bursts = {1: await over(a1), 2: await over(a2)}
-        for burst in bursts.values():
-            await _tell_rate(burst, tally, count // WARMUP_FRACTION)
-        rates: dict[int, list[float]] = {1: [], 2: []}
-        for connections in (1, 2, 2, 1):
-            rates[connections].append(await _tell_rate(bursts[connections], tally, count))
-        return {"one": statistics.median(rates[1]), "two": statistics.median(rates[2])}
+        return await _one_then_two(
+            await over(a1), await over(a2), tally, CONNECTION_TELLS.pick(quick)
+        )
 
 
 # ------------------------------------------------------------------ registration
