@@ -77,10 +77,10 @@ class RemoteRef(ActorRef):
         return await self._transport._ask(self, message, timeout)
 
     def _watched_by(self, watcher: ActorCell) -> None:
-        self._transport._watch(self, watcher)
+        self._transport._liveness.watch(self, watcher)
 
     def _unwatched_by(self, watcher: ActorCell) -> None:
-        self._transport._unwatch(self, watcher)
+        self._transport._liveness.unwatch(self, watcher)
 
 
 class DurableRef(ActorRef):
@@ -170,4 +170,4 @@ class RemoteWatcher:
 
     def deliver(self, message: Any, priority: Priority) -> None:
         if isinstance(message, Terminated):
-            self._transport._send_down(message, self.address)
+            self._transport._liveness.send_down(message, self.address)

@@ -62,14 +62,14 @@ async def test_the_health_check_is_a_ping_the_server_answers(nats_server: NatsSe
     async with ActorSystem(unique_system(), transport=transport):
         client = transport._data
         assert client is not None
-        assert await transport._healthy(client)
+        assert await transport._links.healthy(client)
         nats_server.pause()
         try:
-            assert not await transport._healthy(client)  # no PONG within the timeout
+            assert not await transport._links.healthy(client)  # no PONG within the timeout
         finally:
             nats_server.resume()
         # The late PONG does not break the connection (nats-py's own rtt() would).
-        assert await transport._healthy(client)
+        assert await transport._links.healthy(client)
         assert transport.counters["disconnects"] == 0
         assert transport.counters["errors"] == 0
 

@@ -173,7 +173,7 @@ async def test_system_closed_while_server_down_leaves_no_task_behind(
         mark = logs.mark()
         async with system:
             transport = system.transport
-            clients = [transport._data, transport._control]
+            clients = [*transport._links.data, transport._links.control]
             await system.spawn(Echo)
             await nats_server.stop()
             for role in ("data", "control"):
