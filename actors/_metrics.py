@@ -1,10 +1,10 @@
 """What a system measures (``system.metrics()``), its health (``system.health()``),
 and how both read for Prometheus.
 
-Counting costs the hot path nothing it did not already pay: counters are integers the
-runtime bumps where it already does the work, handler times are taken once per block
-of up to ``THROUGHPUT`` messages (a drain's clock readings, not two per message), and
-mailbox depths are read only when someone asks for the metrics.
+Counting costs the hot path next to nothing: counters are integers the runtime bumps
+where it already does the work; latencies are sampled (one ask, and one block of up to
+``THROUGHPUT`` messages handled in a row, in ``sample_latency``: see
+``LatencyRecorder``); mailbox depths are read only when someone asks for the metrics.
 
 The Prometheus text comes from ``prometheus_client``'s metric families and exposition
 code, fed from a snapshot (no prometheus_client registry, counter or lock on our side).
