@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 import structlog
 
-from actors import Actor, ActorNotFound, ActorRef, ActorSystem, Terminated, run
+from actors import Actor, ActorNotFound, ActorRef, ActorSystem, Terminated, run, trace
 from actors._logging import configure_logging
 from transport import NatsTransport
 
@@ -49,6 +49,9 @@ class Inventory(Actor):
                 ok = left >= quantity
                 if ok:
                     self.stock[sku] = left - quantity
+                # This line carries the trace_id of the shopper's request (another
+                # process): the ask brought it in its traceparent header.
+                log.info("reservation", sku=sku, quantity=quantity, ok=ok)
                 return Reserved(sku, ok, self.stock.get(sku, 0))
         return None
 
@@ -79,17 +82,18 @@ class Shopper(Actor):
         match message:
             case Tick():
                 sku = self.rng.choice(["apple", "pear", "fig"])
-                try:
-                    answer = await self.inventory.ask(
-                        Reserve(sku, self.rng.randint(1, 5)), timeout=2
-                    )
-                except ActorNotFound as error:
-                    # No responders: the inventory's node is gone, at once, no timeout.
-                    log.warning("inventory unreachable", error=str(error))
-                    self.stop()
-                    return
-                self.reserved += answer.ok
-                log.info("reserved", sku=answer.sku, ok=answer.ok, left=answer.left)
+                with trace():  # each reservation is a request of its own: a new trace
+                    try:
+                        answer = await self.inventory.ask(
+                            Reserve(sku, self.rng.randint(1, 5)), timeout=2
+                        )
+                    except ActorNotFound as error:
+                        # No responders: the inventory's node is gone, at once.
+                        log.warning("inventory unreachable", error=str(error))
+                        self.stop()
+                        return
+                    self.reserved += answer.ok
+                    log.info("reserved", sku=answer.sku, ok=answer.ok, left=answer.left)
                 self.timer = asyncio.get_running_loop().call_later(
                     self.interval, self.ref.tell, Tick()
                 )
