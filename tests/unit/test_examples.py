@@ -1,0 +1,47 @@
+"""The README's runnable examples run: ``make run``'s pipeline tree and ``make cluster``'s
+three processes (a real nats-server, one node killed)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def run_example(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    result.stdout, result.stderr = ANSI.sub("", result.stdout), ANSI.sub("", result.stderr)
+    return result
+
+
+def test_the_pipeline_tree_runs_and_reports_its_work() -> None:
+    result = run_example(
+        "-m", "actors", "run", "examples/pipeline/tree.toml", "--duration", "1", timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    handled = re.search(r"messages handled: (\d+)", result.stdout + result.stderr)
+    assert handled is not None and int(handled[1]) > 0
+    assert "restarts by child:" in result.stdout + result.stderr
+
+
+def test_the_cluster_trades_across_processes_and_notices_the_killed_store() -> None:
+    result = run_example("-m", "examples.cluster", timeout=90)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "shops noticed and stopped (exit codes [0, 0])" in output
+    # A reservation is one trace across two processes: the store's line and the shop's
+    # carry the same trace id.
+    store = set(re.findall(r"reservation .*trace_id=([0-9a-f]{32})", output))
+    shops = set(re.findall(r"reserved .*trace_id=([0-9a-f]{32})", output))
+    assert store & shops, output[-2000:]
