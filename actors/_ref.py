@@ -65,24 +65,25 @@ _current = current_cell.get
 _outside_trace = outside_trace.get
 
 
-def _wrap(message: Any) -> Any:
-    """``message`` with its implicit sender and trace, when there are any."""
-    sender = _current()
-    if sender is not None:
-        return Envelope(message, sender.ref, sender.trace)
-    if tracing.active:
-        context = _outside_trace()
-        if context is not None:
-            return Envelope(message, None, context)
-    return message
+def outside_context() -> Any:
+    """The trace context of a send from outside any actor (None: no trace)."""
+    return _outside_trace() if tracing.active else None
 
 
 def trace_of_sender() -> Any:
     """The trace context a send made here carries (None: no trace)."""
     sender = _current()
+    return outside_context() if sender is None else sender.trace
+
+
+def _wrap(message: Any) -> Any:
+    """``message`` with its implicit sender and trace, when there are any (``tell``
+    does the same inline: it is the hot path)."""
+    sender = _current()
     if sender is not None:
-        return sender.trace
-    return _outside_trace() if tracing.active else None
+        return Envelope(message, sender.ref, sender.trace)
+    context = outside_context()
+    return message if context is None else Envelope(message, None, context)
 
 
 class ActorRef:
@@ -138,7 +139,9 @@ class ActorRef:
         if sender is not None:
             message = Envelope(message, sender.ref, sender.trace)
         elif tracing.active:
-            message = _wrap(message)
+            context = _outside_trace()
+            if context is not None:
+                message = Envelope(message, None, context)
         try:
             self._mailbox._offer(message, priority)
         except MailboxClosed:

@@ -72,12 +72,8 @@ class Connections:
         """None while every connection is up, else which are reconnecting."""
         if not self.data or self.control is None:
             return "not connected"
-        roles = ["data"] + [f"data-{i}" for i in range(1, len(self.data))] + ["control"]
-        down = [
-            role
-            for role, client in zip(roles, (*self.data, self.control), strict=True)
-            if not client.is_connected
-        ]
+        held = zip(self._roles, (self.control, *self.data), strict=True)
+        down = [role for role, client in held if not client.is_connected]
         if down:
             servers = self._transport.servers
             return f"not connected to NATS at {servers}: {', '.join(down)} reconnecting"

@@ -51,7 +51,7 @@ from actors import (
 )
 from actors._cell import STOPPED, ActorCell
 from actors._mailbox import Envelope
-from actors._ref import Reply, current_cell, trace_of_sender
+from actors._ref import Reply, current_cell, outside_context, trace_of_sender
 from actors._trace import TraceContext
 
 from ._codec import Codec, RefAddress
@@ -366,7 +366,7 @@ class NatsTransport:
     def _headers(self, type_name: str) -> dict[str, str]:
         sender = current_cell.get()
         if sender is None:
-            context = trace_of_sender()
+            context = outside_context()
             if context is not None:
                 return {"Actor-Type": type_name, "traceparent": context.traceparent}
             # Shared per type: the NATS client only reads headers.

@@ -321,7 +321,7 @@ async def test_health_is_not_ready_while_the_server_is_down_and_ready_again_afte
             assert health.live and not health.ready
             assert health.checks["system"] == "ok"
             assert "not connected to NATS" in health.checks["transport"]
-            assert "data, control reconnecting" in health.checks["transport"]
+            assert "control, data reconnecting" in health.checks["transport"]
             figures = a.metrics().transport
             assert figures["connected"] == 0
             assert figures["disconnects_total"] == 2
