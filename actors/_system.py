@@ -111,6 +111,11 @@ class ActorSystem:
 
     Prefer ``actors.run(main())`` to start the event loop: it picks uvloop when
     installed. Everything works on the stock asyncio loop too.
+
+    ``transport``: how actors on other processes are reached (``transport.NatsTransport``;
+    none: this process only). ``strict_events``: refuse to publish events msgspec cannot
+    encode. ``sample_latency``: the latency histograms of ``metrics()`` time one ask and
+    one block of handled messages in this many (1: all, 0: none).
     """
 
     def __init__(
