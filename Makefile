@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: all test lint run cluster bench bench-quick clean
+.PHONY: all test lint typecheck run cluster bench bench-quick clean
 
 all: test
 
@@ -26,7 +26,18 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check actors supervision transport tests bench examples
 	$(VENV)/bin/ruff format --check actors supervision transport tests bench examples
-	$(VENV)/bin/mypy
+	$(MAKE) --no-print-directory typecheck
+
+# mypy maps folders to modules one to one, so it gets a tree of links shaped like the
+# installed package: supervision/ and transport/ appear as actors/supervision and
+# actors/transport, as they do once installed (see [tool.setuptools] in pyproject.toml).
+TYPECHECK := build/typecheck
+typecheck: $(STAMP)
+	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)/actors
+	ln -s $(CURDIR)/actors/* $(TYPECHECK)/actors/
+	ln -s $(CURDIR)/supervision $(TYPECHECK)/actors/supervision
+	ln -s $(CURDIR)/transport $(TYPECHECK)/actors/transport
+	cd $(TYPECHECK) && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml -p actors
 
 run: $(STAMP)
 	$(PY) -m actors run examples/pipeline/tree.toml --duration 5

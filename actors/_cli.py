@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.path.insert(0, os.getcwd())
     # Imported here, not at module level: the core package never imports supervision
     # (it builds on actors); only this command needs it.
-    from supervision import SpecError, load_spec
+    from actors.supervision import SpecError, load_spec
 
     try:
         spec = load_spec(args.spec)

@@ -36,9 +36,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+from actors.supervision import ChildSpec, Strategy, SupervisorSpec
 
 import actors
-from supervision import ChildSpec, Strategy, SupervisorSpec
 
 from .baselines import RestartingSystem
 from .kits import actor_class, kit

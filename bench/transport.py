@@ -168,7 +168,7 @@ def _in_child(main: Callable[[str, bool], Coroutine[Any, Any, dict[str, float]]]
 @contextlib.asynccontextmanager
 async def _nodes(url: str, actor: type[Actor], *args: Any) -> AsyncIterator[ActorRef]:
     """Nodes ``b`` (running ``actor`` under a name) and ``a``; yields ``a``'s ref to it."""
-    from transport import NatsTransport, RemoteRef
+    from actors.transport import NatsTransport, RemoteRef
 
     def node(node_id: str) -> ActorSystem:
         return ActorSystem(SYSTEM, transport=NatsTransport([url], types=[Order], node_id=node_id))
@@ -393,7 +393,7 @@ async def _raw_connections(url: str, quick: bool) -> dict[str, float]:
 
 
 async def _ours_connections(url: str, quick: bool) -> dict[str, float]:
-    from transport import NatsTransport
+    from actors.transport import NatsTransport
 
     def node(node_id: str, connections: int = 1) -> ActorSystem:
         transport = NatsTransport(

@@ -48,4 +48,4 @@ __all__ = [
     "SupervisorSpec",
 ]
 
-_present_as("supervision", globals(), __all__)
+_present_as("actors.supervision", globals(), __all__)

@@ -28,4 +28,4 @@ __all__ = [
     "TransportUnavailable",
 ]
 
-_present_as("transport", globals(), __all__)
+_present_as("actors.transport", globals(), __all__)

@@ -10,10 +10,10 @@ from typing import Any
 
 import msgspec
 import structlog
+from actors.transport import NatsTransport
 
 from actors import Actor, ActorNotFound, ActorRef, ActorSystem, Terminated, run, trace
 from actors._logging import configure_logging
-from transport import NatsTransport
 
 log = structlog.get_logger("cluster")
 

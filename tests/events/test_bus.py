@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import msgspec
 import pytest
+from actors.supervision import ChildSpec, SupervisorSpec
 from hypothesis import given
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
@@ -48,7 +49,6 @@ from actors import (
     Unsubscribe,
 )
 from actors._bus import topic_matches
-from supervision import ChildSpec, SupervisorSpec
 
 # ---------------------------------------------------------------------- events
 

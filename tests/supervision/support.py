@@ -19,9 +19,9 @@ from collections import Counter
 from typing import Any
 
 import msgspec
+from actors.supervision import ChildSpec, SupervisorRef
 
 from actors import Actor, ActorRef, ActorRestarted, ActorSystem, Terminated
-from supervision import ChildSpec, SupervisorRef
 
 # ---------------------------------------------------------------------- messages
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from actors.supervision import ChildSpec, Strategy, SupervisorRef, SupervisorSpec
 
 from actors import (
     Actor,
@@ -28,7 +29,6 @@ from actors import (
     AskTimeout,
     DeadLetter,
 )
-from supervision import ChildSpec, Strategy, SupervisorRef, SupervisorSpec
 
 JOBS = 3000
 WEIGHTS = {"work": 88, "crash": 8, "cancel": 4}

@@ -11,9 +11,7 @@ from typing import Any
 
 import msgspec
 import pytest
-
-from actors import Actor, ActorSystem
-from supervision import (
+from actors.supervision import (
     BRUTAL_KILL,
     AutoShutdown,
     Backoff,
@@ -25,6 +23,8 @@ from supervision import (
     SupervisorSpec,
     load_spec,
 )
+
+from actors import Actor, ActorSystem
 
 
 class GetConfig(msgspec.Struct):

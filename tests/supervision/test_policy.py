@@ -13,11 +13,8 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
-from supervision import AutoShutdown, Backoff, Restart, Strategy
-from supervision._policy import (
+from actors.supervision import AutoShutdown, Backoff, Restart, Strategy
+from actors.supervision._policy import (
     add_restart,
     backoff_delay,
     intensity_exceeded,
@@ -25,6 +22,8 @@ from supervision._policy import (
     should_auto_shutdown,
     should_restart,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 # ---------------------------------------------------------------------- restart types
 

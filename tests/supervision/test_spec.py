@@ -12,9 +12,7 @@ import math
 from typing import Any
 
 import pytest
-
-from actors import ActorsError, Overflow
-from supervision import (
+from actors.supervision import (
     BRUTAL_KILL,
     AutoShutdown,
     Backoff,
@@ -27,6 +25,8 @@ from supervision import (
     SupervisorError,
     SupervisorSpec,
 )
+
+from actors import ActorsError, Overflow
 from tests.supervision.support import Worker
 
 # ---------------------------------------------------------------------- defaults
@@ -89,7 +89,7 @@ def test_child_spec_args_tuple_stored_as_list() -> None:
 
 
 def test_child_spec_actor_string_resolved_to_class() -> None:
-    assert ChildSpec(id="a", actor="supervision:Supervisor").actor is Supervisor
+    assert ChildSpec(id="a", actor="actors.supervision:Supervisor").actor is Supervisor
 
 
 def test_child_spec_actor_dict_converted_to_nested_supervisor_spec() -> None:
@@ -225,17 +225,20 @@ def test_child_spec_actor_module_missing_rejected() -> None:
 
 def test_child_spec_actor_class_missing_rejected() -> None:
     with pytest.raises(
-        SpecError, match=r"^`actor` 'supervision:NoSuchActor': module `supervision` has no "
+        SpecError,
+        match=r"^`actor` 'actors.supervision:NoSuchActor': module `actors.supervision` has no ",
     ):
-        ChildSpec(id="a", actor="supervision:NoSuchActor")
+        ChildSpec(id="a", actor="actors.supervision:NoSuchActor")
 
 
 def test_child_spec_actor_not_an_actor_subclass_rejected() -> None:
-    with pytest.raises(SpecError, match=r"^`actor` 'supervision:ChildSpec' is not an Actor"):
-        ChildSpec(id="a", actor="supervision:ChildSpec")
+    with pytest.raises(SpecError, match=r"^`actor` 'actors.supervision:ChildSpec' is not an Actor"):
+        ChildSpec(id="a", actor="actors.supervision:ChildSpec")
 
 
-@pytest.mark.parametrize("target", ["supervision.Supervisor", ":Supervisor", "supervision:"])
+@pytest.mark.parametrize(
+    "target", ["actors.supervision.Supervisor", ":Supervisor", "actors.supervision:"]
+)
 def test_child_spec_actor_string_without_module_and_class_rejected(target: str) -> None:
     with pytest.raises(SpecError, match=r"^`actor` must look like 'package.module:Class', got "):
         ChildSpec(id="a", actor=target)

@@ -16,9 +16,7 @@ import asyncio
 from typing import Any
 
 import pytest
-
-from actors import ActorCrashed, ActorNotFound, ActorRef, ActorsError, ActorSystem, AskTimeout
-from supervision import (
+from actors.supervision import (
     BRUTAL_KILL,
     AutoShutdown,
     Backoff,
@@ -34,6 +32,8 @@ from supervision import (
     SupervisorRef,
     SupervisorSpec,
 )
+
+from actors import ActorCrashed, ActorNotFound, ActorRef, ActorsError, ActorSystem, AskTimeout
 from tests.supervision.support import (
     Boom,
     CancelSelf,

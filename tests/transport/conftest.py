@@ -11,9 +11,6 @@
 - ``url``: the shared server's URL.
 - ``logs`` (every test): the structlog events of the test, captured (not printed), to
   await one with ``logs.wait_for(...)``.
-
-This directory must not be a package (no ``__init__.py``): a ``tests/transport`` package
-would shadow the real ``transport`` package.
 """
 
 from __future__ import annotations

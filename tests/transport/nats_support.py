@@ -31,13 +31,13 @@ from typing import Any
 import msgspec
 import nats
 import nats.errors
+from actors.transport import NatsTransport, RefAddress, RemoteRef, TransportUnavailable
+from actors.transport._wire import Control, Down, Watch
 from nats.aio.client import Client
 from nats.aio.subscription import Subscription
 from structlog.testing import capture_logs
 
 from actors import Actor, ActorNotFound, ActorRef, ActorSystem, AskTimeout, Terminated
-from transport import NatsTransport, RefAddress, RemoteRef, TransportUnavailable
-from transport._wire import Control, Down, Watch
 
 WAIT = 5.0  # a generous bound on anything that should happen within a second
 PREFIX = "actors"

@@ -11,6 +11,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from actors.transport import Codec, CodecError, RefAddress, RemoteRef
+from actors.transport._codec import type_name
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,8 +26,6 @@ from tests.transport.nats_support import (
     Team,
     two_nodes,
 )
-from transport import Codec, CodecError, RefAddress, RemoteRef
-from transport._codec import type_name
 
 FUZZ = settings(
     max_examples=300,

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from actors.transport import NatsTransport, PoolStats, TransportUnavailable
 
 from actors import Actor, ActorNotFound, ActorSystem
 from tests.natsutil import NatsServer
@@ -23,7 +24,6 @@ from tests.transport.nats_support import (
     two_nodes,
     unique_system,
 )
-from transport import NatsTransport, PoolStats, TransportUnavailable
 
 
 @pytest.mark.parametrize("data_connections", [1, 3])

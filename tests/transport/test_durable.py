@@ -6,12 +6,12 @@ import asyncio
 from typing import Any
 
 import msgspec
+from actors.supervision import ChildSpec, SupervisorSpec
+from actors.transport import NatsTransport
+from actors.transport._remote import DurableRef
 
 from actors import Actor, ActorSystem
-from supervision import ChildSpec, SupervisorSpec
 from tests.natsutil import NatsServer
-from transport import NatsTransport
-from transport._remote import DurableRef
 
 
 class Entry(msgspec.Struct, frozen=True):

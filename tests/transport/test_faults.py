@@ -16,6 +16,8 @@ from typing import Any
 import msgspec
 import nats.js.errors
 import pytest
+from actors.transport import RemoteRef, TransportUnavailable
+from actors.transport._codec import type_name
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -45,8 +47,6 @@ from tests.transport.nats_support import (
     unique_system,
     watched,
 )
-from transport import RemoteRef, TransportUnavailable
-from transport._codec import type_name
 
 HEARTBEAT, MISSES = 0.2, 3
 SILENCE = HEARTBEAT * MISSES  # a node silent this long is down

@@ -6,8 +6,7 @@ import asyncio
 import itertools
 
 import pytest
-
-from transport import TransportPool, TransportUnavailable
+from actors.transport import TransportPool, TransportUnavailable
 
 
 class Conn:

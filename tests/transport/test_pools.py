@@ -9,10 +9,10 @@ from typing import Any
 
 import msgspec
 import pytest
+from actors.transport import NatsTransport
 
 from actors import Actor, ActorNotFound, ActorSystem
 from tests.natsutil import SyncNatsServer
-from transport import NatsTransport
 
 _systems = itertools.count(1)
 

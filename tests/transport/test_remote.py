@@ -12,6 +12,9 @@ from typing import Any
 import msgspec
 import nats.js.errors
 import pytest
+from actors.transport import CodecError, NatsTransport, RemoteRef
+from actors.transport._codec import type_name
+from actors.transport._wire import PROBE, Unwatch
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
@@ -56,9 +59,6 @@ from tests.transport.nats_support import (
     two_nodes,
     watched,
 )
-from transport import CodecError, NatsTransport, RemoteRef
-from transport._codec import type_name
-from transport._wire import PROBE, Unwatch
 
 AT_ONCE = 1.0  # "fails at once": well under every ask timeout used below (5 s)
 

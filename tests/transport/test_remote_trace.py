@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import msgspec
+from actors.transport._codec import type_name
 from nats.aio.msg import Msg
 
 from actors import Actor, ActorRef, TraceContext, current_trace, trace
@@ -23,7 +24,6 @@ from tests.transport.nats_support import (
     server_caught_up,
     two_nodes,
 )
-from transport._codec import type_name
 
 
 class Traced(Actor):

@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from actors.supervision import ChildSpec, SupervisorSpec
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
@@ -16,7 +17,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from actors import Actor, ActorCrashed, ActorSystem, AskTimeout, Histogram, MetricsCollector
 from actors._metrics import LATENCY_BOUNDS, LatencyRecorder
-from supervision import ChildSpec, SupervisorSpec
 
 
 class Work(msgspec.Struct):

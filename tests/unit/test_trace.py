@@ -199,7 +199,7 @@ async def test_subscribers_handle_an_event_in_the_trace_it_was_published_in() ->
 
 
 async def test_a_restarted_actor_does_not_keep_the_trace_of_the_message_it_crashed_on() -> None:
-    from supervision import ChildSpec, SupervisorSpec
+    from actors.supervision import ChildSpec, SupervisorSpec
 
     seen: asyncio.Queue[Any] = asyncio.Queue()
 
