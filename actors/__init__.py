@@ -1,8 +1,9 @@
 """actors-runtime: an asyncio-native actor runtime.
 
 This module is the public surface of the core; the implementation lives in private
-modules (``actors/_*.py``), which may change without notice. ``supervision`` and
-``transport`` build on this package; it imports neither.
+modules (``actors/_*.py``), which may change without notice. ``actors.supervision`` and
+``actors.transport`` build on this package and on ``actors.lowlevel`` (the stable
+extension API for runtime authors); the core imports neither of them.
 """
 
 from ._actor import Actor
@@ -23,6 +24,8 @@ from ._messages import (
     ActorStarted,
     ActorStopped,
     DeadLetter,
+    DeadLetterReason,
+    ExitReason,
     LifecycleEvent,
     SupervisorEscalated,
     Terminated,
@@ -50,7 +53,9 @@ __all__ = [
     "AsyncEventBus",
     "current_trace",
     "DeadLetter",
+    "DeadLetterReason",
     "EventBus",
+    "ExitReason",
     "Health",
     "Histogram",
     "LifecycleEvent",

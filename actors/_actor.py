@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._mailbox import Mailbox
+from ._messages import ExitReason
 from ._ref import ActorRef
 
 if TYPE_CHECKING:
@@ -13,8 +14,6 @@ if TYPE_CHECKING:
     from ._system import ActorSystem
 
 __all__ = ["Actor"]
-
-A = TypeVar("A", bound="Actor")
 
 
 class Actor:
@@ -126,4 +125,4 @@ class Actor:
     def stop(self) -> None:
         """Stop this actor after the current message (reason ``"normal"``); messages
         still queued become dead letters."""
-        self._cell.request_stop("normal")
+        self._cell.request_stop(ExitReason.NORMAL)

@@ -20,6 +20,7 @@ with the same mailbox and ref, so refs and queued messages carry over.
 from __future__ import annotations
 
 import asyncio
+import enum
 import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,7 +29,14 @@ import structlog
 
 from ._errors import ActorCrashed, ActorNotFound, ActorsError, MailboxFull
 from ._mailbox import _NOTHING, Envelope, Mailbox, Priority, message_of
-from ._messages import ActorFailed, ActorStarted, ActorStopped, Terminated
+from ._messages import (
+    ActorFailed,
+    ActorStarted,
+    ActorStopped,
+    DeadLetterReason,
+    ExitReason,
+    Terminated,
+)
 from ._ref import NO_REPLY, ActorRef, Reply, current_cell
 
 if TYPE_CHECKING:
@@ -37,7 +45,22 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("actors")
 
-STARTING, RUNNING, STOPPING, SUSPENDED, STOPPED = range(5)
+
+class CellState(enum.IntEnum):
+    """Where a cell is in its life cycle (see the diagram above)."""
+
+    STARTING = 0
+    RUNNING = 1
+    STOPPING = 2
+    SUSPENDED = 3
+    STOPPED = 4
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+# Module names for the hot paths (a global read, not an attribute lookup per message).
+STARTING, RUNNING, STOPPING, SUSPENDED, STOPPED = CellState
 
 # Messages one drain task handles before yielding to the event loop, so a busy actor
 # cannot starve the others (Akka's dispatcher "throughput").
@@ -45,18 +68,17 @@ THROUGHPUT = 64
 
 DEFAULT_SHUTDOWN = 5.0
 
-Reason = str | BaseException
-"""Why an incarnation ended: "normal", "shutdown", "killed", or the exception raised."""
+Reason = ExitReason | BaseException
+"""Why an incarnation ended: an ``ExitReason`` (normal, shutdown, killed), or the
+exception raised."""
 
 
 def describe(reason: Reason) -> str:
+    """The reason as ``Terminated.reason`` and the logs carry it: the exit reason's
+    value, or ``"<ExceptionType>: <message>"``."""
     if isinstance(reason, BaseException):
         return f"{type(reason).__name__}: {reason}"
-    return reason
-
-
-def is_normal(reason: Reason) -> bool:
-    return reason == "normal" or reason == "shutdown"
+    return str(reason)
 
 
 async def stop_children(children: dict[int, ActorCell]) -> None:
@@ -66,7 +88,7 @@ async def stop_children(children: dict[int, ActorCell]) -> None:
         # A snapshot: popping from the end of a dict leaves holes that make repeated
         # ``reversed(children)`` quadratic.
         for child in reversed(list(children.values())):
-            await child.stop("shutdown")
+            await child.stop(ExitReason.SHUTDOWN)
             children.pop(id(child), None)
 
 
@@ -81,7 +103,8 @@ class Parent(Protocol):
     children: dict[int, ActorCell] | None
 
     def child_exited(self, child: ActorCell, reason: Reason) -> None:
-        """An incarnation of ``child`` ended; finalize it (or, for a supervisor, decide)."""
+        """An incarnation of ``child`` ended; ``child.finalize(reason)`` it (or, for a
+        supervisor, decide whether to restart it instead)."""
 
 
 class ActorCell:
@@ -143,7 +166,7 @@ class ActorCell:
         self.sender: Any = None
         self.trace: Any = None  # the current message's TraceContext (see _trace)
         self.message: Any = None  # the message being handled (for log lines)
-        self.stop_reason: Reason = "normal"
+        self.stop_reason: Reason = ExitReason.NORMAL
         self.shutdown: float | None = DEFAULT_SHUTDOWN
         self.children: dict[int, ActorCell] | None = None
         self.watchers: list[ActorCell] | None = None
@@ -155,7 +178,7 @@ class ActorCell:
         return f"{self.parent.path}/{self.name}"
 
     def __repr__(self) -> str:
-        return f"<ActorCell {self.path} state={self.state}>"
+        return f"<ActorCell {self.path} state={self.state.name}>"
 
     # ------------------------------------------------------------------ starting
 
@@ -164,7 +187,7 @@ class ActorCell:
         same mailbox and queued messages. Raises what the actor's ``__init__`` raises."""
         assert self.factory is not None and self.state == SUSPENDED
         self.state = STARTING
-        self.stop_reason = "normal"
+        self.stop_reason = ExitReason.NORMAL
         self.sender = self.trace = self.message = None
         try:
             self.actor = self.factory()
@@ -359,7 +382,7 @@ class ActorCell:
             else:
                 self._exited(reason)
         elif state == SUSPENDED:
-            self._finalize(reason)
+            self.finalize(reason)
 
     async def _run_exit(self, reason: Reason) -> None:
         current_cell.set(self)
@@ -369,7 +392,9 @@ class ActorCell:
             self._killed()
             raise
 
-    async def stop(self, reason: Reason = "shutdown", timeout: float | None = None) -> None:
+    async def stop(
+        self, reason: Reason = ExitReason.SHUTDOWN, timeout: float | None = None
+    ) -> None:
         """Stop this incarnation and wait for it to end; after ``timeout`` seconds (the
         cell's ``shutdown`` if None; 0 = at once) cancel its task instead."""
         if self.state == STOPPED:
@@ -417,7 +442,7 @@ class ActorCell:
         for child in reversed(list((self.children or {}).values())):
             child.kill()
         self.actor._killed()
-        self._exited("killed")
+        self._exited(ExitReason.KILLED)
 
     async def _stop_children(self) -> None:
         if self.children:
@@ -438,24 +463,31 @@ class ActorCell:
         self.task = None
         self.stop_reason = reason  # how this incarnation ended, for whoever finalizes
         self.sender = self.trace = self.message = None
+        self._release_exit_waiters()
+        self.parent.child_exited(self, reason)
+
+    def _release_exit_waiters(self) -> None:
+        """Wake whoever awaits ``stop()``: the incarnation (or the slot) has ended."""
         waiters, self.exit_waiters = self.exit_waiters, None
         for waiter in waiters or ():
             if not waiter.done():
                 waiter.set_result(None)
-        self.parent.child_exited(self, reason)
 
     def child_exited(self, child: ActorCell, reason: Reason) -> None:
-        child._finalize(reason)
+        child.finalize(reason)
 
-    def _finalize(self, reason: Reason) -> None:
-        """The slot ends for good: dead-letter what is queued, tell the watchers."""
+    def finalize(self, reason: Reason) -> None:
+        """The slot ends for good: dead-letter what is queued, tell the watchers.
+
+        A parent calls it from ``child_exited`` when it will not restart the child
+        (idempotent: a stopped cell stays stopped)."""
         if self.state == STOPPED:
             return
         self.state = STOPPED
         mailbox = self.mailbox
         mailbox.close()
         for entry in mailbox._evict_all():
-            self.undeliverable(entry, "stopped")
+            self.undeliverable(entry, DeadLetterReason.STOPPED)
         siblings = self.parent.children
         if siblings is not None:
             siblings.pop(id(self), None)
@@ -476,17 +508,14 @@ class ActorCell:
         system._actor_stopped(self, reason)
         if system._listeners:
             system._emit(ActorStopped(self.path, describe(reason)))
-        waiters, self.exit_waiters = self.exit_waiters, None
-        for waiter in waiters or ():
-            if not waiter.done():
-                waiter.set_result(None)
+        self._release_exit_waiters()
 
     # ------------------------------------------------------------------ delivery
 
     def deliver(self, message: Any, priority: Priority) -> None:
         """A runtime send (no implicit sender); dead-letters if the cell is stopped."""
         if self.mailbox._closed:
-            self.undeliverable(message, "stopped")
+            self.undeliverable(message, DeadLetterReason.STOPPED)
         else:
             self.mailbox._offer(message, priority)
 
@@ -495,10 +524,10 @@ class ActorCell:
         got ``MailboxFull`` raised), count a dead letter."""
         sender = entry.sender if entry.__class__ is Envelope else None
         message = message_of(entry)
-        if sender.__class__ is Reply and reason != "mailbox_full":
+        if sender.__class__ is Reply and reason != DeadLetterReason.MAILBOX_FULL:
             name = type(message).__name__
             error: ActorsError
-            if reason == "dropped":
+            if reason == DeadLetterReason.DROPPED:
                 error = MailboxFull(
                     f"`{name}` to `{self.path}` was dropped: the mailbox is full",
                     actor=self.path,
@@ -545,7 +574,7 @@ class ActorCell:
 
     def watch(self, target: ActorCell) -> None:
         if target.state == STOPPED:
-            self.deliver(Terminated(target.ref, "noproc"), Priority.SYSTEM)
+            self.deliver(Terminated(target.ref, ExitReason.NOPROC), Priority.SYSTEM)
             return
         if target.watchers is None:
             target.watchers = []

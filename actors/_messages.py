@@ -8,6 +8,7 @@ is the ref you watched, so it can be compared with the refs you hold.
 
 from __future__ import annotations
 
+import enum
 from typing import Any, ClassVar
 
 import msgspec
@@ -20,20 +21,49 @@ __all__ = [
     "ActorStarted",
     "ActorStopped",
     "DeadLetter",
+    "DeadLetterReason",
+    "ExitReason",
     "LifecycleEvent",
     "SupervisorEscalated",
     "Terminated",
 ]
 
-NORMAL_REASONS = frozenset({"normal", "shutdown"})
+
+class ExitReason(enum.StrEnum):
+    """Why an actor stopped, when it did not crash (a crash's reason is the exception,
+    described as ``"<ExceptionType>: <message>"``). The value is the string carried by
+    ``Terminated.reason`` and ``ActorStopped.reason``, on the wire too."""
+
+    NORMAL = "normal"  # it stopped itself
+    SHUTDOWN = "shutdown"  # it was stopped
+    KILLED = "killed"  # cancelled after its shutdown time ran out
+    NOPROC = "noproc"  # it was already gone when watched
+    NODEDOWN = "nodedown"  # its node went silent or left the cluster
+
+
+class DeadLetterReason(enum.StrEnum):
+    """Why a message could not be delivered (``DeadLetter.reason``)."""
+
+    STOPPED = "stopped"  # the recipient stopped
+    UNKNOWN = "unknown"  # no such actor on the receiving node
+    MAILBOX_FULL = "mailbox_full"  # the sender was told (MailboxFull raised)
+    DROPPED = "dropped"  # by the mailbox's overflow policy
+    UNDECODABLE = "undecodable"  # bytes that do not decode into an accepted type
+    TRANSPORT_UNAVAILABLE = "transport_unavailable"  # no connection to send it on
+
+
+def is_normal(reason: object) -> bool:
+    """Whether an actor ended normally (stopped itself, or was stopped): the one
+    definition supervisors, watchers and the logs share."""
+    return reason == ExitReason.NORMAL or reason == ExitReason.SHUTDOWN
 
 
 class Terminated(msgspec.Struct, frozen=True):
     """Delivered to every actor that watched ``ref`` when it stops for good.
 
-    ``reason`` is ``"normal"`` (it stopped itself), ``"shutdown"`` (it was stopped),
-    ``"killed"`` (cancelled after its shutdown time ran out), ``"noproc"`` (it was
-    already gone when watched), or ``"<ExceptionType>: <message>"`` after a crash.
+    ``reason`` is an :class:`ExitReason` value (``"normal"``, ``"shutdown"``,
+    ``"killed"``, ``"noproc"``, ``"nodedown"``), or ``"<ExceptionType>: <message>"``
+    after a crash.
     """
 
     ref: ActorRef
@@ -42,7 +72,7 @@ class Terminated(msgspec.Struct, frozen=True):
     @property
     def normal(self) -> bool:
         """True for a normal stop or a shutdown, False after a crash or a kill."""
-        return self.reason in NORMAL_REASONS
+        return is_normal(self.reason)
 
 
 class LifecycleEvent(msgspec.Struct, frozen=True):
@@ -65,6 +95,11 @@ class ActorStopped(LifecycleEvent, frozen=True):
     topic: ClassVar[str] = "actors.stopped"
 
     reason: str
+
+    @property
+    def normal(self) -> bool:
+        """True for a normal stop or a shutdown, False after a crash or a kill."""
+        return is_normal(self.reason)
 
 
 class ActorFailed(LifecycleEvent, frozen=True):
@@ -97,10 +132,10 @@ class SupervisorEscalated(LifecycleEvent, frozen=True):
 class DeadLetter(LifecycleEvent, frozen=True):
     """A message that could not be delivered.
 
-    ``actor`` is the intended recipient's path; ``reason`` is one of ``"stopped"``,
-    ``"unknown"`` (no such actor on the receiving node), ``"mailbox_full"``,
-    ``"dropped"`` (by an overflow policy), and with a transport ``"undecodable"``
-    (bytes that do not decode into an accepted type) or ``"transport_unavailable"``.
+    ``actor`` is the intended recipient's path; ``reason`` is a
+    :class:`DeadLetterReason` value: ``"stopped"``, ``"unknown"`` (no such actor on the
+    receiving node), ``"mailbox_full"``, ``"dropped"`` (by an overflow policy), and with
+    a transport ``"undecodable"`` or ``"transport_unavailable"``.
     """
 
     topic: ClassVar[str] = "actors.dead_letter"

@@ -104,6 +104,6 @@ async def spawn(
     try:
         await cell.start()
     except ActorCrashed as error:
-        cell._finalize(error.__cause__ or error)
+        cell.finalize(error.__cause__ or error)
         raise
     return cell

@@ -30,16 +30,19 @@ from ._bus import (
     Unsubscribe,
     check_target,
 )
-from ._cell import STOPPED, SUSPENDED, ActorCell, Reason, describe, is_normal, stop_children
+from ._cell import STOPPED, SUSPENDED, ActorCell, Reason, describe, stop_children
 from ._errors import ActorsError
 from ._mailbox import Mailbox, Priority
 from ._messages import (
     DeadLetter,
+    ExitReason,
     Terminated,
+    is_normal,
 )
 from ._metrics import Health, LatencyRecorder, SystemMetrics
 from ._ref import ActorRef
 from ._spawn import new_cell, spawn
+from ._transport import Transport
 
 __all__ = ["ActorSystem"]
 
@@ -85,7 +88,7 @@ class Guardian:
             child.reincarnate()
             self.task_group.create_task(child.start())
             return
-        child._finalize(reason)
+        child.finalize(reason)
         if id(child) in self.trees:
             self.trees.discard(id(child))
             if isinstance(reason, Exception):
@@ -112,24 +115,24 @@ class ActorSystem:
     Prefer ``actors.run(main())`` to start the event loop: it picks uvloop when
     installed. Everything works on the stock asyncio loop too.
 
-    ``transport``: how actors on other processes are reached (``transport.NatsTransport``;
-    none: this process only). ``strict_events``: refuse to publish events msgspec cannot
-    encode. ``sample_latency``: the latency histograms of ``metrics()`` time one ask and
-    one block of handled messages in this many (1: all, 0: none).
+    ``transport``: how actors on other processes are reached (a ``Transport``, e.g.
+    ``actors.transport.NatsTransport``; none: this process only). ``strict_events``:
+    refuse to publish events msgspec cannot encode. ``sample_latency``: the latency
+    histograms of ``metrics()`` time one ask and one block of handled messages in this
+    many (1: all, 0: none).
     """
 
     def __init__(
         self,
         name: str = "system",
         *,
-        transport: Any = None,
+        transport: Transport | None = None,
         strict_events: bool = False,
         sample_latency: int = 16,
     ) -> None:
         if not name or "/" in name:
             raise ValueError(f"system name must be non-empty and contain no '/', got {name!r}")
         self.name = name
-        # A transport.Transport, duck-typed: the core does not import `transport`.
         self._transport = transport
         self.strict_events = strict_events
         self._bus_state = BusState()
@@ -298,7 +301,7 @@ class ActorSystem:
         return found
 
     @property
-    def transport(self) -> Any:
+    def transport(self) -> Transport | None:
         """The transport given to the system, or ``None`` (in-process only)."""
         return self._transport
 
@@ -310,7 +313,7 @@ class ActorSystem:
         """Stop ``ref`` (reason ``"shutdown"``) and wait until it has stopped: after the
         message it is handling, its children, then ``stopped()``. After ``timeout``
         seconds (default: the actor's shutdown time, 5 s) its task is cancelled."""
-        await ref._cell.stop("shutdown", timeout)
+        await ref._cell.stop(ExitReason.SHUTDOWN, timeout)
         if self._transport is not None:
             await self._transport.settle()  # its name is released cluster-wide too
 
@@ -365,11 +368,6 @@ class ActorSystem:
             if cell.children:
                 stack.extend(cell.children.values())
             stack.extend(cell.actor._hosted_cells())
-
-    @property
-    def guardian(self) -> Guardian:
-        """The root parent (for supervisors and tools; not needed by user code)."""
-        return self._opened()
 
     # ------------------------------------------------------------------ runtime hooks
 

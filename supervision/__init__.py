@@ -5,7 +5,7 @@ or JSON with ``load_spec``) and start it with ``system.spawn_tree(spec)``; the r
 ``SupervisorRef`` carries the dynamic API (``start_child``, ``which_children`` ...).
 """
 
-from actors._public import present_as as _present_as
+from actors.lowlevel import present_as as _present_as
 
 from ._errors import (
     ChildError,

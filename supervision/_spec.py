@@ -23,7 +23,7 @@ from ._errors import SpecError
 
 if TYPE_CHECKING:
     from actors import ActorSystem
-    from actors._cell import Parent
+    from actors.lowlevel import Parent
 
     from ._supervisor import SupervisorRef
 

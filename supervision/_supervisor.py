@@ -32,19 +32,20 @@ from actors import (
     Priority,
     SupervisorEscalated,
 )
-from actors._cell import (
-    RUNNING,
-    STARTING,
-    STOPPED,
-    STOPPING,
-    SUSPENDED,
+from actors.lowlevel import (
     ActorCell,
+    CellState,
+    ExitReason,
     Parent,
     Reason,
+    cell_of,
+    count_restart,
     describe,
+    emit,
     is_normal,
+    link_to_system,
 )
-from actors._spawn import new_cell
+from actors.lowlevel import spawn_cell as new_cell
 
 from . import _policy as policy
 from ._errors import ChildError, ChildStartError, RestartIntensityExceeded, SpecError
@@ -213,7 +214,7 @@ class _Child:
         return (
             self.cell is not None
             and not self.restarting
-            and self.cell.state in (STARTING, RUNNING, STOPPING)
+            and self.cell.state in (CellState.STARTING, CellState.RUNNING, CellState.STOPPING)
         )
 
     @property
@@ -227,10 +228,25 @@ class _Group:
     """The parent of a supervisor's children: owns their task group and routes their
     exits to the supervisor's mailbox."""
 
-    __slots__ = ("children", "closing", "path", "supervisor", "system", "task_group", "terminating")
+    __slots__ = (
+        "by_cell",
+        "children",
+        "closing",
+        "path",
+        "supervisor",
+        "system",
+        "task_group",
+        "terminating",
+    )
 
-    def __init__(self, supervisor: Supervisor, task_group: asyncio.TaskGroup) -> None:
+    def __init__(
+        self,
+        supervisor: Supervisor,
+        task_group: asyncio.TaskGroup,
+        by_cell: dict[int, _Child],
+    ) -> None:
         self.supervisor = supervisor
+        self.by_cell = by_cell  # the supervisor's records of its children, by id(cell)
         self.system = supervisor.system
         self.path = supervisor.ref.path
         self.task_group = task_group
@@ -239,15 +255,17 @@ class _Group:
         self.closing = False
 
     def child_exited(self, child: ActorCell, reason: Reason) -> None:
-        child.state = SUSPENDED
+        child.state = CellState.SUSPENDED
         if id(child) in self.terminating:
             return  # the supervisor stopped it and handles the rest
         if self.closing:
-            child._finalize(reason)
+            child.finalize(reason)
             return
-        record = self.supervisor._by_cell.get(id(child))
+        record = self.by_cell.get(id(child))
         incarnation = record.incarnation if record is not None else -1
-        self.supervisor._cell.deliver(ChildExited(child, reason, incarnation), Priority.SYSTEM)
+        cell_of(self.supervisor.ref).deliver(
+            ChildExited(child, reason, incarnation), Priority.SYSTEM
+        )
 
 
 class Supervisor(Actor):
@@ -307,8 +325,10 @@ class Supervisor(Actor):
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[asyncio.TaskGroup] = loop.create_future()
         self._release = loop.create_future()
-        self._host = self._cell.task_group.create_task(self._host_group(ready, self._release))
-        self._group = _Group(self, await ready)
+        self._host = cell_of(self.ref).task_group.create_task(
+            self._host_group(ready, self._release)
+        )
+        self._group = _Group(self, await ready, self._by_cell)
 
     async def _host_group(
         self, ready: asyncio.Future[asyncio.TaskGroup], release: asyncio.Future[None]
@@ -431,9 +451,9 @@ class Supervisor(Actor):
                         "simple_one_for_one", "dynamic children are terminated by ref, not by id"
                     )
                 )
-            child = self._by_cell.get(id(target._cell))
+            child = self._by_cell.get(id(cell_of(target)))
             if child is None:
-                if target._cell.parent is self._group:
+                if cell_of(target).parent is self._group:
                     return None  # ours, already gone: terminating it again is fine (OTP)
                 return _Failed(self._error("not_found", f"no dynamic child {target!r}"))
             await self._terminate(child, keep_slot=False)
@@ -481,14 +501,14 @@ class Supervisor(Actor):
     async def _child_exited(self, cell: ActorCell, reason: Reason, incarnation: int) -> None:
         child = self._by_cell.get(id(cell))
         if child is None or child.cell is not cell or child.incarnation != incarnation:
-            if cell.state == SUSPENDED and (child is None or child.cell is not cell):
-                cell._finalize(reason)
+            if cell.state == CellState.SUSPENDED and (child is None or child.cell is not cell):
+                cell.finalize(reason)
             return  # an exit from an incarnation we already dealt with
         if policy.should_restart(child.spec.restart, is_normal(reason)):
             await self._restart(child)
             return
         # Not restarted: the slot ends. Temporary children are forgotten (OTP).
-        cell._finalize(reason)
+        cell.finalize(reason)
         child.cell = None
         self._by_cell.pop(id(cell), None)
         if child.spec.restart is Restart.TEMPORARY:
@@ -497,7 +517,7 @@ class Supervisor(Actor):
             left = sum(1 for c in self._children if c.spec.significant and c.running)
             if policy.should_auto_shutdown(self.spec.auto_shutdown, left):
                 log.info("auto shutdown", supervisor=self.ref.path, child=child.key)
-                self._cell.request_stop("shutdown")
+                cell_of(self.ref).request_stop(ExitReason.SHUTDOWN)
 
     async def _restart(self, child: _Child) -> None:
         """Restart ``child`` (and its strategy group), or give up if over intensity."""
@@ -511,9 +531,7 @@ class Supervisor(Actor):
                 f"restart(s) within {spec.within} s (last: child `{child.key}`)"
             )
             log.error("restart intensity exceeded", supervisor=self.ref.path, child=child.key)
-            system = self.system
-            if system._listeners:
-                system._emit(SupervisorEscalated(self.ref.path, text))
+            emit(self.system, SupervisorEscalated(self.ref.path, text))
             raise RestartIntensityExceeded(text, actor=self.ref.path)
         keys = policy.restart_group(spec.strategy, [c.key for c in self._children], child.key)
         members = [self._by_key[k] for k in keys]
@@ -523,7 +541,7 @@ class Supervisor(Actor):
         # Temporary siblings are terminated for good, not restarted (OTP).
         for member in members:
             if member is not child and member.spec.restart is Restart.TEMPORARY:
-                self._finalize_slot(member, "shutdown")
+                self._finalize_slot(member, ExitReason.SHUTDOWN)
                 self._remove(member)
         members = [m for m in members if m.key in self._by_key]
         for member in members:
@@ -556,13 +574,11 @@ class Supervisor(Actor):
                     rest.restarting = True
                 # At the back of the mailbox, as OTP's try_again_restart cast: requests
                 # already queued (a terminate_child, a shutdown) go first.
-                self._cell.deliver(TryAgain(member.key), Priority.NORMAL)
+                cell_of(self.ref).deliver(TryAgain(member.key), Priority.NORMAL)
                 return
             member.restarts += 1
-            system = self.system
-            system._restarts += 1
-            if system._listeners:
-                system._emit(ActorRestarted(cell.path, member.restarts))
+            count_restart(self.system)
+            emit(self.system, ActorRestarted(cell.path, member.restarts))
 
     # ------------------------------------------------------------------ starting, stopping
 
@@ -591,7 +607,7 @@ class Supervisor(Actor):
         assert self._group is not None
         spec = child.spec
         cell = child.cell
-        fresh = cell is None or cell.state == STOPPED
+        fresh = cell is None or cell.state == CellState.STOPPED
         try:
             if fresh:
                 cell = _new_child_cell(self.system, self._group, spec, child.key, child.args)
@@ -619,7 +635,7 @@ class Supervisor(Actor):
             error=describe(cause),
         )
         if fresh and child.cell is not None:
-            child.cell._finalize(cause)
+            child.cell.finalize(cause)
             self._by_cell.pop(id(child.cell), None)
             child.cell = None
         return ChildStartError(
@@ -639,10 +655,10 @@ class Supervisor(Actor):
             child.restarting = False
             return
         assert self._group is not None
-        if cell.state not in (SUSPENDED, STOPPED):
+        if cell.state not in (CellState.SUSPENDED, CellState.STOPPED):
             self._group.terminating.add(id(cell))
             try:
-                await cell.stop("shutdown")
+                await cell.stop(ExitReason.SHUTDOWN)
             finally:
                 self._group.terminating.discard(id(cell))
         if not keep_slot:
@@ -651,7 +667,7 @@ class Supervisor(Actor):
     def _finalize_slot(self, child: _Child, reason: Reason) -> None:
         cell = child.cell
         if cell is not None:
-            cell._finalize(reason)
+            cell.finalize(reason)
             self._by_cell.pop(id(cell), None)
         child.cell = None
         child.restarting = False
@@ -707,11 +723,11 @@ async def start_supervisor(
     cell.ref = ref
     cell.shutdown = None
     if escalate_to_system:
-        system._guardian_of_trees(cell)
+        link_to_system(system, cell)
     try:
         await cell.start()
     except ActorCrashed as crash:
-        cell._finalize(crash.__cause__ or crash)
+        cell.finalize(crash.__cause__ or crash)
         if isinstance(crash.__cause__, ChildStartError):
             raise crash.__cause__ from crash.__cause__.__cause__
         raise

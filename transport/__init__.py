@@ -1,14 +1,15 @@
 """Transports: how an ``ActorSystem`` reaches actors in other processes and machines.
 
 ``ActorSystem("shop", transport=NatsTransport(servers=[...], types=[...]))``; without a
-transport a system is in-process only (``LocalTransport`` is that default, made
-explicit). NATS is the distributed engine: this package writes no cluster protocol
+transport a system is in-process only. ``Transport`` (the protocol a transport
+implements) is the core's, re-exported here; this package builds on ``actors`` and
+``actors.lowlevel`` only. NATS is the distributed engine: this package writes no cluster protocol
 beyond addressing, liveness and watch notices on top of it.
 """
 
-from actors._public import present_as as _present_as
+from actors.lowlevel import Transport
+from actors.lowlevel import present_as as _present_as
 
-from ._base import LocalTransport, Transport
 from ._codec import Codec, RefAddress
 from ._errors import CodecError, TransportError, TransportUnavailable
 from ._nats import NatsTransport, RemoteRef
@@ -17,7 +18,6 @@ from ._pool import PoolStats, TransportPool
 __all__ = [
     "Codec",
     "CodecError",
-    "LocalTransport",
     "NatsTransport",
     "PoolStats",
     "RefAddress",

@@ -25,7 +25,7 @@ from ._errors import TransportUnavailable
 from ._pool import TransportPool
 
 if TYPE_CHECKING:
-    from ._nats import NatsTransport
+    from ._node import Node
 
 __all__ = ["Connections"]
 
@@ -33,10 +33,10 @@ log = structlog.get_logger("actors.transport")
 
 
 class Connections:
-    """The connections of one node (``NatsTransport._links``)."""
+    """The connections of one node (``Node.links``)."""
 
-    def __init__(self, transport: NatsTransport, data_connections: int) -> None:
-        self._transport = transport
+    def __init__(self, node: Node, data_connections: int) -> None:
+        self.node = node
         self.pool: TransportPool[Client] = TransportPool(
             self._open_one,
             max_size=data_connections + 1,
@@ -75,7 +75,7 @@ class Connections:
         held = zip(self._roles, (self.control, *self.data), strict=True)
         down = [role for role, client in held if not client.is_connected]
         if down:
-            servers = self._transport.servers
+            servers = self.node.servers
             return f"not connected to NATS at {servers}: {', '.join(down)} reconnecting"
         return None
 
@@ -92,7 +92,7 @@ class Connections:
             await client._send_ping(pong)
         except (nats.errors.Error, OSError):
             return False
-        await asyncio.wait([pong], timeout=self._transport._connect_timeout)
+        await asyncio.wait([pong], timeout=self.node.connect_timeout)
         return pong.done()
 
     async def _close_one(self, client: Client) -> None:
@@ -110,7 +110,7 @@ class Connections:
                 # Reconnecting: what it buffered can no longer be sent, and nats-py
                 # 2.16's close() writes that buffer to the dead socket, raises, and
                 # leaves its subscription tasks running. Drop the buffer first.
-                self._transport.counters["publish_failures"] += len(client._pending)
+                self.node.counters["publish_failures"] += len(client._pending)
                 client._pending.clear()
                 client._pending_data_size = 0
                 await client.close()
@@ -118,40 +118,40 @@ class Connections:
 
     async def _open_one(self) -> Client:
         """The pool's factory: a client with this node's settings and callbacks."""
-        transport = self._transport
-        system = transport._system
+        node = self.node
+        system = node.system
         assert system is not None
-        counters, node = transport.counters, transport.node_id
+        counters, node_id = node.counters, node.node_id
         opened = self.pool.stats().created
         role = self._roles[opened] if opened < len(self._roles) else f"spare-{opened}"
         client = Client()
 
         async def on_disconnect() -> None:
-            if transport._closing:
+            if node.closing:
                 return  # our own drain at close
             counters["disconnects"] += 1
             if self.data and client is self.data[0]:
-                transport._connected.clear()
-            log.warning("nats disconnected", node=node, connection=role)
+                node.connected.clear()
+            log.warning("nats disconnected", node=node_id, connection=role)
 
         async def on_reconnect() -> None:
             counters["reconnects"] += 1
             if self.data and client is self.data[0]:
-                transport._connected.set()
-            log.info("nats reconnected", node=node, connection=role)
+                node.connected.set()
+            log.info("nats reconnected", node=node_id, connection=role)
 
         async def on_error(error: Exception) -> None:
             if isinstance(error, nats.errors.SlowConsumerError):
                 counters["slow_consumers"] += 1
             counters["errors"] += 1
-            log.warning("nats error", node=node, connection=role, error=repr(error))
+            log.warning("nats error", node=node_id, connection=role, error=repr(error))
 
         settings: dict[str, Any] = {
-            key: value for key, value in transport._auth.items() if value is not None
+            key: value for key, value in node.auth.items() if value is not None
         }
         settings.update(
-            servers=transport.servers,
-            name=f"{system.name}/{node}/{role}",
+            servers=node.servers,
+            name=f"{system.name}/{node_id}/{role}",
             allow_reconnect=True,
             # One round over the servers for the first connection (nats-py retries the
             # first connection forever when this is unlimited), then unlimited.
@@ -161,7 +161,7 @@ class Connections:
             reconnect_time_wait=random.uniform(0.25, 0.75),
             ping_interval=2,
             max_outstanding_pings=2,
-            connect_timeout=transport._connect_timeout,
+            connect_timeout=node.connect_timeout,
             disconnected_cb=on_disconnect,
             reconnected_cb=on_reconnect,
             error_cb=on_error,
@@ -170,7 +170,7 @@ class Connections:
             await client.connect(**settings)
         except (TimeoutError, nats.errors.Error, OSError) as exc:
             raise TransportUnavailable(
-                f"cannot connect to NATS at {transport.servers}: {type(exc).__name__}: {exc}"
+                f"cannot connect to NATS at {node.servers}: {type(exc).__name__}: {exc}"
             ) from exc
         client.options["max_reconnect_attempts"] = -1
         return client

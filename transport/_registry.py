@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -26,15 +25,15 @@ import structlog
 from nats.aio.msg import Msg
 
 from actors import ActorRef
-from actors._cell import ActorCell
+from actors.lowlevel import ActorCell
 
 from ._errors import TransportUnavailable
 from ._remote import RemoteRef
-from ._subjects import kv_key, subject_token
+from ._subjects import kv_key, plain_name
 from ._wire import PROBE, Registration, map_nats_errors
 
 if TYPE_CHECKING:
-    from ._nats import NatsTransport
+    from ._node import Node
 
 __all__ = ["Registry"]
 
@@ -47,8 +46,8 @@ _WRONG_LAST_SEQUENCE = (10071, 10164)
 class Registry:
     """The names of a system, shared by all its nodes."""
 
-    def __init__(self, transport: NatsTransport) -> None:
-        self._transport = transport
+    def __init__(self, node: Node) -> None:
+        self.node = node
         self._kv: Any = None
         self._bucket = ""
         self._subs: dict[str, Any] = {}  # name -> the subscription on its subject
@@ -57,12 +56,10 @@ class Registry:
 
     async def open(self) -> None:
         """Open the bucket, creating it if this is the first node."""
-        transport = self._transport
-        assert transport._data is not None and transport._system is not None
-        js = transport._data.jetstream()
-        bucket = self._bucket = re.sub(
-            r"[^-_a-zA-Z0-9]", "_", f"{transport.prefix}_{transport._system.name}_names"
-        )
+        node = self.node
+        assert node.data is not None and node.system is not None
+        js = node.data.jetstream()
+        bucket = self._bucket = plain_name(f"{node.prefix}_{node.system.name}_names")
         try:
             self._kv = await js.key_value(bucket)
         except nats.js.errors.BucketNotFoundError:
@@ -76,11 +73,11 @@ class Registry:
             task.cancel()  # another node releases them (or the next one to look up)
 
     async def register(self, name: str, cell: ActorCell) -> None:
-        transport = self._transport
-        data, system = transport._data, transport._system
+        node = self.node
+        data, system = node.data, node.system
         assert data is not None and self._kv is not None and system is not None
         durable = bool(getattr(type(cell.actor), "durable", False))
-        value = msgspec.msgpack.encode(Registration(transport._export(cell.ref), durable))
+        value = msgspec.msgpack.encode(Registration(node.export(cell.ref), durable))
         key = kv_key(name)
         with map_nats_errors(f"registering `{name}`"):
             while True:
@@ -94,7 +91,7 @@ class Registry:
                 except nats.js.errors.KeyNotFoundError:
                     continue  # released meanwhile
                 holder = msgspec.msgpack.decode(entry.value, type=Registration).address
-                if holder.node != transport.node_id and not await self.gone(holder.node):
+                if holder.node != node.node_id and not await self.gone(holder.node):
                     raise ValueError(
                         f"name `{name}` is already registered in system "
                         f"`{system.name}` by `{holder.path}` on node `{holder.node}`"
@@ -106,18 +103,18 @@ class Registry:
                     break
                 except nats.js.errors.KeyWrongLastSequenceError:
                     continue
-            subject = f"{transport._base}.name.{subject_token(name)}"
+            on_named_message = node.messaging.on_named_message
 
             async def on_named(msg: Msg) -> None:
-                transport._on_named_message(name, msg)
+                on_named_message(name, msg)
 
-            self._subs[name] = await data.subscribe(subject, cb=on_named)
-            await transport._caught_up()  # reachable by name, cluster-wide, on return
+            self._subs[name] = await data.subscribe(node.subject("name", name), cb=on_named)
+            await node.messaging.caught_up()  # reachable by name, cluster-wide, on return
             if durable:
-                await transport._durable.open(name, cell)
+                await node.durable.open(name, cell)
 
     def unregister(self, name: str) -> None:
-        task = self._transport._spawn_task(self._release(name))
+        task = self.node.spawn_task(self._release(name))
         self._releases.add(task)
         task.add_done_callback(self._releases.discard)
 
@@ -127,7 +124,7 @@ class Registry:
 
     async def _release(self, name: str) -> None:
         sub = self._subs.pop(name, None)
-        durable = self._transport._durable.detach(name)
+        durable = self.node.durable.detach(name)
         with contextlib.suppress(nats.errors.Error, nats.js.errors.Error, OSError):
             if sub is not None:
                 await sub.unsubscribe()
@@ -137,8 +134,8 @@ class Registry:
             await self._kv.delete(kv_key(name))
 
     async def lookup(self, name: str) -> ActorRef | None:
-        transport = self._transport
-        data = transport._data
+        node = self.node
+        data = node.data
         if self._kv is None or data is None:
             raise TransportUnavailable("the transport is not started")
         if not data.is_connected:
@@ -152,14 +149,14 @@ class Registry:
             return None
         registration = msgspec.msgpack.decode(entry.value, type=Registration)
         address = registration.address
-        if address.node != transport.node_id and await self.gone(address.node):
+        if address.node != node.node_id and await self.gone(address.node):
             with map_nats_errors(f"looking up `{name}`"):
                 await self._forget(kv_key(name), entry.revision)
             return None
-        if registration.durable and address.node != transport.node_id:
-            subject = transport._durable.subject(name)
-            return RemoteRef(transport, address, subject, durable=True)
-        return transport._resolve(address)
+        if registration.durable and address.node != node.node_id:
+            subject = node.durable.subject(name)
+            return RemoteRef(node, address, subject, durable=True)
+        return node.resolve(address)
 
     # ------------------------------------------------------------------ dead nodes
 
@@ -167,16 +164,14 @@ class Registry:
         """Whether ``node`` has left the cluster: known to be down, or (a node this one
         has not heard from yet, e.g. it died before we started) nobody answers on its
         control subject. A node that answers late is taken to be alive."""
-        transport = self._transport
-        liveness = transport._liveness
+        here = self.node
+        liveness = here.liveness
         if node in liveness.down:
             return True
-        if node in liveness.peers or transport._data is None:
+        if node in liveness.peers or here.data is None:
             return False
         try:
-            await transport._data.request(
-                f"{transport._base}.ctl.{node}", PROBE, timeout=transport._connect_timeout
-            )
+            await here.data.request(f"{here.base}.ctl.{node}", PROBE, timeout=here.connect_timeout)
         except nats.errors.NoRespondersError:
             log.info("node gone: no responders on its control subject", node=node)
             liveness.node_down(node, release_names=True)
@@ -188,9 +183,9 @@ class Registry:
     def release_all_of(self, node: str) -> None:
         """Release, in the background, every name ``node`` held: it went down without
         releasing them."""
-        if self._kv is None or self._transport._closing:
+        if self._kv is None or self.node.closing:
             return
-        task = self._transport._spawn_task(self._purge(node))
+        task = self.node.spawn_task(self._purge(node))
         self._purges.add(task)
         task.add_done_callback(self._purges.discard)
 
@@ -228,7 +223,7 @@ class Registry:
         """Every key of the bucket, deleted ones included (their ``get`` fails). Read
         from the bucket's stream, not with ``KeyValue.keys()``, whose watcher leaves two
         nats-py tasks running after it stops (nats-py 2.16)."""
-        data = self._transport._data
+        data = self.node.data
         assert data is not None
         prefix = f"$KV.{self._bucket}."
         info = await data.jetstream().stream_info(

@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from actors import ActorNotFound, ActorRef, MailboxFull, Priority, Terminated
-from actors._cell import ActorCell
+from actors.lowlevel import ActorCell
 
 from ._codec import RefAddress
-from ._wire import CRASHED, FULL, NOT_FOUND
+from ._wire import ErrorKind
 
 if TYPE_CHECKING:
-    from ._nats import NatsTransport
+    from ._node import Node
 
 __all__ = ["DurableRef", "JetStreamAck", "RemoteAnswer", "RemoteRef", "RemoteWatcher"]
 
@@ -25,62 +25,63 @@ class RemoteRef(ActorRef):
     """A ref to an actor on another node; ``tell``/``ask`` go through NATS.
 
     Equal to any other ref with the same address. ``send`` does not wait for room
-    (a remote mailbox's bound applies on its node).
+    (a remote mailbox's bound applies on its node). ``address`` is where the actor
+    lives, ``subject`` the NATS subject its messages are published on.
     """
 
-    __slots__ = ("_address", "_durable", "_subject", "_transport")
+    __slots__ = ("_durable", "_node", "address", "subject")
 
     def __init__(
-        self, transport: NatsTransport, address: RefAddress, subject: str, durable: bool = False
+        self, node: Node, address: RefAddress, subject: str, durable: bool = False
     ) -> None:
-        self._transport = transport
-        self._address = address
-        self._subject = subject
+        self._node = node
+        self.address = address
+        self.subject = subject
         self._durable = durable  # tells go through the actor's JetStream mailbox
 
     @property
     def path(self) -> str:
-        return self._address.path
+        return self.address.path
 
     @property
     def name(self) -> str:
-        return self._address.path.rsplit("/", 1)[-1]
+        return self.address.path.rsplit("/", 1)[-1]
 
     @property
     def node(self) -> str:
-        return self._address.node
+        return self.address.node
 
     def is_alive(self) -> bool:
         """False once its node went silent (the actor may have stopped earlier)."""
-        return self._transport._node_alive(self._address.node)
+        return self._node.node_alive(self.address.node)
 
     def __repr__(self) -> str:
-        return f"RemoteRef({self._address.path!r}, node={self._address.node!r})"
+        return f"RemoteRef({self.address.path!r}, node={self.address.node!r})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, RemoteRef) and other._address == self._address
+        return isinstance(other, RemoteRef) and other.address == self.address
 
     def __hash__(self) -> int:
-        return hash(self._address)
+        return hash(self.address)
 
     def tell(self, message: Any, priority: Priority = Priority.NORMAL) -> None:
         if self._durable:
-            self._transport._durable.tell(self._subject, self.path, message)
+            self._node.durable.tell(self.subject, self.path, message)
         else:
-            self._transport._tell(self, message)
+            self._node.messaging.tell(self, message)
 
     async def send(self, message: Any, priority: Priority = Priority.NORMAL) -> None:
         self.tell(message, priority)
 
     async def ask(self, message: Any, *, timeout: float = 5.0) -> Any:
         """Asks are not durable: they go to the actor's node directly."""
-        return await self._transport._ask(self, message, timeout)
+        return await self._node.messaging.ask(self, message, timeout)
 
     def _watched_by(self, watcher: ActorCell) -> None:
-        self._transport._liveness.watch(self, watcher)
+        self._node.liveness.watch(self, watcher)
 
     def _unwatched_by(self, watcher: ActorCell) -> None:
-        self._transport._liveness.unwatch(self, watcher)
+        self._node.liveness.unwatch(self, watcher)
 
 
 class DurableRef(ActorRef):
@@ -88,15 +89,15 @@ class DurableRef(ActorRef):
     first (at-least-once, deduplicated by message id) and delivered from there; asks
     stay direct. Equal to the actor's plain ref."""
 
-    __slots__ = ("_subject", "_transport")
+    __slots__ = ("_node", "subject")
 
-    def __init__(self, cell: ActorCell, transport: NatsTransport, subject: str) -> None:
+    def __init__(self, cell: ActorCell, node: Node, subject: str) -> None:
         super().__init__(cell)
-        self._transport = transport
-        self._subject = subject
+        self._node = node
+        self.subject = subject  # of the actor's JetStream mailbox
 
     def tell(self, message: Any, priority: Priority = Priority.NORMAL) -> None:
-        self._transport._durable.tell(self._subject, self.path, message)
+        self._node.durable.tell(self.subject, self.path, message)
 
     async def send(self, message: Any, priority: Priority = Priority.NORMAL) -> None:
         self.tell(message, priority)
@@ -106,10 +107,10 @@ class JetStreamAck:
     """The ``ReplyTarget`` of a durable message: handling it acknowledges it (the
     runtime answers it with the handler's result), a crash asks for redelivery."""
 
-    __slots__ = ("_ack_subject", "_done", "_transport")
+    __slots__ = ("_ack_subject", "_done", "_node")
 
-    def __init__(self, transport: NatsTransport, ack_subject: str) -> None:
-        self._transport = transport
+    def __init__(self, node: Node, ack_subject: str) -> None:
+        self._node = node
         self._ack_subject = ack_subject
         self._done = False
 
@@ -118,20 +119,20 @@ class JetStreamAck:
 
     def set_result(self, result: Any, /) -> None:
         self._done = True
-        self._transport._durable.ack(self._ack_subject, b"+ACK")
+        self._node.durable.ack(self._ack_subject, b"+ACK")
 
     def set_exception(self, exception: BaseException, /) -> None:
         self._done = True
-        self._transport._durable.ack(self._ack_subject, b"-NAK")
+        self._node.durable.ack(self._ack_subject, b"-NAK")
 
 
 class RemoteAnswer:
     """The ``ReplyTarget`` of an ask that came over the wire: answering publishes."""
 
-    __slots__ = ("_done", "_reply_to", "_transport")
+    __slots__ = ("_done", "_node", "_reply_to")
 
-    def __init__(self, transport: NatsTransport, reply_to: str) -> None:
-        self._transport = transport
+    def __init__(self, node: Node, reply_to: str) -> None:
+        self._node = node
         self._reply_to = reply_to
         self._done = False
 
@@ -140,26 +141,26 @@ class RemoteAnswer:
 
     def set_result(self, result: Any, /) -> None:
         self._done = True
-        self._transport._answer(self._reply_to, result)
+        self._node.messaging.answer(self._reply_to, result)
 
     def set_exception(self, exception: BaseException, /) -> None:
         self._done = True
-        kind = CRASHED
+        kind = ErrorKind.CRASHED
         if isinstance(exception, ActorNotFound):
-            kind = NOT_FOUND
+            kind = ErrorKind.NOT_FOUND
         elif isinstance(exception, MailboxFull):
-            kind = FULL
-        self._transport._answer_error(self._reply_to, kind, str(exception))
+            kind = ErrorKind.FULL
+        self._node.messaging.answer_error(self._reply_to, kind, str(exception))
 
 
 class RemoteWatcher:
     """Stands in a local actor's watcher list for an actor watching from another node:
     the ``Terminated`` it is delivered goes back over the wire."""
 
-    __slots__ = ("_transport", "address")
+    __slots__ = ("_node", "address")
 
-    def __init__(self, transport: NatsTransport, address: RefAddress) -> None:
-        self._transport = transport
+    def __init__(self, node: Node, address: RefAddress) -> None:
+        self._node = node
         self.address = address
 
     def __eq__(self, other: object) -> bool:
@@ -170,4 +171,4 @@ class RemoteWatcher:
 
     def deliver(self, message: Any, priority: Priority) -> None:
         if isinstance(message, Terminated):
-            self._transport._liveness.send_down(message, self.address)
+            self._node.liveness.send_down(message, self.address)

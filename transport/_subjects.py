@@ -6,7 +6,7 @@ import functools
 import re
 import urllib.parse
 
-__all__ = ["kv_key", "path_tokens", "subject_token", "tokens_path"]
+__all__ = ["is_plain", "kv_key", "path_tokens", "plain_name", "subject_token", "tokens_path"]
 
 
 def subject_token(text: str) -> str:
@@ -24,11 +24,23 @@ def tokens_path(tokens: str) -> str:
     return "/".join(urllib.parse.unquote(token) for token in tokens.split("."))
 
 
-_KV_SAFE = re.compile(r"[-_a-zA-Z0-9]+")
+# What every NATS name accepts: node ids, stream, bucket and consumer names, KV keys.
+_NOT_PLAIN = re.compile(r"[^-_a-zA-Z0-9]")
+
+
+def is_plain(text: str) -> bool:
+    """Whether ``text`` is non-empty and only ``[-_a-zA-Z0-9]``."""
+    return bool(text) and _NOT_PLAIN.search(text) is None
+
+
+def plain_name(text: str) -> str:
+    """``text`` with every character a stream, bucket or consumer name refuses
+    replaced by ``_`` (readable in the server's listings; not reversible)."""
+    return _NOT_PLAIN.sub("_", text)
 
 
 def kv_key(name: str) -> str:
     """A JetStream KV key for an actor name (keys allow only [-/_=.a-zA-Z0-9])."""
-    if _KV_SAFE.fullmatch(name):
+    if is_plain(name):
         return name
     return "=" + name.encode().hex()

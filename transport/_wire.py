@@ -3,15 +3,19 @@
 The control notices (watch, unwatch, down), the registry entry, the error kinds an
 answer can carry, the ordered writer every outbound message goes through, and the one
 place NATS client exceptions are translated into ours.
+
+``Outbox`` is the one queue-and-wake mechanism for a task that sends in order while
+its callers never await (used by ``Writer`` here and by the durable mailboxes).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 from collections import deque
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import msgspec
 import nats.errors
@@ -24,16 +28,14 @@ from ._codec import RefAddress
 from ._errors import CodecError, TransportUnavailable
 
 if TYPE_CHECKING:
-    from ._nats import NatsTransport
+    from ._node import Node
 
 __all__ = [
-    "CRASHED",
-    "FULL",
-    "NOT_FOUND",
     "PROBE",
-    "UNDECODABLE",
     "Control",
     "Down",
+    "ErrorKind",
+    "Outbox",
     "Probe",
     "Registration",
     "Unwatch",
@@ -43,11 +45,14 @@ __all__ = [
     "remote_error",
 ]
 
-# The kinds of error an answer can carry (header Actor-Error).
-NOT_FOUND = "not_found"
-CRASHED = "crashed"
-FULL = "mailbox_full"
-UNDECODABLE = "undecodable"
+
+class ErrorKind(enum.StrEnum):
+    """The kinds of error an answer can carry (the value is header Actor-Error's)."""
+
+    NOT_FOUND = "not_found"
+    CRASHED = "crashed"
+    FULL = "mailbox_full"
+    UNDECODABLE = "undecodable"
 
 
 class Watch(msgspec.Struct, tag=True, frozen=True):
@@ -83,6 +88,50 @@ class Registration(msgspec.Struct, frozen=True, array_like=True):
     durable: bool = False
 
 
+Item = TypeVar("Item")
+
+
+class Outbox(Generic[Item]):
+    """A queue that callers fill without awaiting and one task drains in order.
+
+    The draining task pops (or peeks at) ``items`` and, once they are empty, awaits
+    ``wait()``: a future that ``put`` or ``close`` resolves, never a poll.
+    """
+
+    __slots__ = ("_wake", "closing", "items")
+
+    def __init__(self) -> None:
+        self.items: deque[Item] = deque()
+        self._wake: asyncio.Future[None] | None = None
+        self.closing = False
+
+    def put(self, item: Item) -> None:
+        self.items.append(item)
+        self.wake()
+
+    def wake(self) -> None:
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+    def close(self) -> None:
+        """The drainer finishes what is queued, then ``wait()`` says stop."""
+        self.closing = True
+        self.wake()
+
+    async def wait(self) -> bool:
+        """Sleep until something is queued (True) or the outbox closed (False)."""
+        while not self.items:
+            if self.closing:
+                return False
+            self._wake = asyncio.get_running_loop().create_future()
+            try:
+                await self._wake
+            finally:
+                self._wake = None
+        return True
+
+
 class Writer:
     """One connection's outbound queue and the task that drains it in order.
 
@@ -90,47 +139,38 @@ class Writer:
     awaiting the NATS client's publish (it suspends only to flush a full buffer).
     """
 
-    def __init__(self, transport: NatsTransport, client: Client, reply_prefix: str) -> None:
-        self._transport = transport
-        self._client = client
+    def __init__(self, node: Node, client: Client, reply_prefix: str) -> None:
+        self.node = node
+        self.client = client
         # Where answers to requests sent on this connection come back (subject + token).
         self.reply_prefix = reply_prefix
         # (subject, payload, reply, headers, message for a dead letter or None)
-        self._outbox: deque[tuple[str, bytes, str, dict[str, str] | None, Any]] = deque()
-        self._wake: asyncio.Future[None] | None = None
-        self._closing = False
+        self.outbox: Outbox[tuple[str, bytes, str, dict[str, str] | None, Any]] = Outbox()
+
+    @property
+    def closing(self) -> bool:
+        return self.outbox.closing
 
     def publish(
         self, subject: str, payload: bytes, reply: str, headers: dict[str, str] | None, about: Any
     ) -> None:
-        self._outbox.append((subject, payload, reply, headers, about))
-        wake = self._wake
-        if wake is not None and not wake.done():
-            wake.set_result(None)
+        self.outbox.put((subject, payload, reply, headers, about))
 
     async def run(self) -> None:
-        outbox = self._outbox
-        client = self._client
-        loop = asyncio.get_running_loop()
-        while True:
-            while outbox:
-                subject, payload, reply, headers, about = outbox.popleft()
+        outbox = self.outbox
+        items = outbox.items
+        client = self.client
+        while await outbox.wait():
+            while items:
+                subject, payload, reply, headers, about = items.popleft()
                 try:
                     await client.publish(subject, payload, reply=reply, headers=headers)
                 except (nats.errors.Error, OSError) as exc:
-                    self._transport._publish_failed(subject, reply, about, exc)
-            if self._closing:
-                return
-            self._wake = loop.create_future()
-            await self._wake
-            self._wake = None
+                    self.node.messaging.publish_failed(subject, reply, about, exc)
 
     def close(self) -> None:
         """Finish what is queued, then end ``run``."""
-        self._closing = True
-        wake = self._wake
-        if wake is not None and not wake.done():
-            wake.set_result(None)
+        self.outbox.close()
 
 
 @contextlib.contextmanager
@@ -147,10 +187,12 @@ def map_nats_errors(doing: str) -> Iterator[None]:
 
 
 def remote_error(kind: str, text: str, path: str, message_type: str) -> ActorsError:
-    if kind == NOT_FOUND:
+    """The exception an ask raises for an error answer of ``kind`` (unknown kinds, from
+    a newer node, are crashes)."""
+    if kind == ErrorKind.NOT_FOUND:
         return ActorNotFound(text, actor=path, message_type=message_type)
-    if kind == FULL:
+    if kind == ErrorKind.FULL:
         return MailboxFull(text, actor=path, message_type=message_type)
-    if kind == UNDECODABLE:
+    if kind == ErrorKind.UNDECODABLE:
         return CodecError(text, actor=path, message_type=message_type)
     return ActorCrashed(text, actor=path, message_type=message_type)

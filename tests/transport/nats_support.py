@@ -271,7 +271,7 @@ def ghost_ref(system: ActorSystem, node_id: str = "ghost", name: str = "nobody")
     """A ref to an actor on a node that does not exist."""
     path = f"{system.name}/{name}"
     address = RefAddress(system.name, node_id, path)
-    return RemoteRef(system.transport, address, actor_subject(system.name, node_id, path))
+    return RemoteRef(system.transport.node, address, actor_subject(system.name, node_id, path))
 
 
 async def server_caught_up(nc: Client) -> None:

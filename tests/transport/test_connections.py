@@ -60,16 +60,16 @@ async def test_a_failed_start_leaves_no_connection_open() -> None:
 async def test_the_health_check_is_a_ping_the_server_answers(nats_server: NatsServer) -> None:
     transport = node(nats_server.url, "n1", connect_timeout=0.5)
     async with ActorSystem(unique_system(), transport=transport):
-        client = transport._data
+        client = transport.node.data
         assert client is not None
-        assert await transport._links.healthy(client)
+        assert await transport.node.links.healthy(client)
         nats_server.pause()
         try:
-            assert not await transport._links.healthy(client)  # no PONG within the timeout
+            assert not await transport.node.links.healthy(client)  # no PONG within the timeout
         finally:
             nats_server.resume()
         # The late PONG does not break the connection (nats-py's own rtt() would).
-        assert await transport._links.healthy(client)
+        assert await transport.node.links.healthy(client)
         assert transport.counters["disconnects"] == 0
         assert transport.counters["errors"] == 0
 
@@ -94,7 +94,7 @@ async def test_with_several_data_connections_each_destination_keeps_its_order(ur
         for i, inbox in enumerate(inboxes):
             await a.spawn(Numbered, inbox, name=f"w{i}")
         refs = [await b.lookup(f"w{i}") for i in range(actors)]
-        lanes = {b.transport._lane(ref._subject) for ref in refs}  # type: ignore[union-attr]
+        lanes = {b.transport.node.lane(ref.subject) for ref in refs}  # type: ignore[union-attr]
         assert len(lanes) > 1, "the destinations should spread over the data connections"
         for n in range(per_actor):
             for ref in refs:
@@ -114,7 +114,7 @@ async def test_with_several_data_connections_asks_to_nobody_fail_at_once_on_each
 ) -> None:
     async with two_nodes(url, data_connections=2) as (_, b):
         ghosts = [ghost_ref(b, "ghost", f"nobody{i}") for i in range(16)]
-        lanes = {b.transport._lane(ghost._subject) for ghost in ghosts}  # type: ignore[union-attr]
+        lanes = {b.transport.node.lane(ghost.subject) for ghost in ghosts}  # type: ignore[union-attr]
         assert len(lanes) == 2
         for ghost in ghosts:
             with pytest.raises(ActorNotFound, match="no responders"):

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actors import ActorCrashed, ActorNotFound, ActorSystem, AskTimeout, Terminated
-from actors._ref import Reply
+from actors.lowlevel import Reply
 from tests.natsutil import NatsServer, SyncNatsServer, TcpProxy
 from tests.transport.nats_support import (
     PREFIX,
@@ -173,7 +173,7 @@ async def test_system_closed_while_server_down_leaves_no_task_behind(
         mark = logs.mark()
         async with system:
             transport = system.transport
-            clients = [*transport._links.data, transport._links.control]
+            clients = [*transport.node.links.data, transport.node.links.control]
             await system.spawn(Echo)
             await nats_server.stop()
             for role in ("data", "control"):

@@ -111,7 +111,7 @@ async def test_a_malformed_traceparent_is_logged_and_the_message_still_delivered
         inbox = Inbox()
         ref = await a.spawn(Traced, inbox, name="traced")
         subject = actor_subject(a.name, "n1", ref.path)
-        a.transport._export(ref)  # reachable by path, as if its ref had been sent out
+        a.transport.node.export(ref)  # reachable by path, as if its ref had been sent out
         await nc.publish(
             subject,
             msgspec.msgpack.encode(Note("hi")),

@@ -1,9 +1,14 @@
-"""The ``Transport`` protocol, and ``LocalTransport``, the in-process default.
+"""The ``Transport`` protocol: what an ``ActorSystem`` needs to reach other processes.
 
-A transport is what an ``ActorSystem`` uses to reach actors it does not host. The
-system calls ``start`` after it opened and ``close`` after its actors stopped, and
+It lives with the core, which types ``ActorSystem(transport=...)`` with it, so that the
+core never imports ``actors.transport`` (which implements it, e.g. ``NatsTransport``).
+The system calls ``start`` after it opened and ``close`` after its actors stopped, and
 asks the transport for ``lookup`` (a name anywhere) and ``register`` (claim a name for
 the whole cluster). Sends to local refs never involve the transport.
+
+There is no in-process ``Transport`` object: a system without one (``transport=None``)
+is in-process only. A do-nothing default would cost every event publish and every
+named spawn a method call where ``is not None`` is a pointer compare.
 """
 
 from __future__ import annotations
@@ -11,15 +16,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from actors import ActorRef, ActorSystem
-    from actors._cell import ActorCell
+    from ._cell import ActorCell
+    from ._ref import ActorRef
+    from ._system import ActorSystem
 
-__all__ = ["LocalTransport", "Transport"]
+__all__ = ["Transport"]
 
 
 @runtime_checkable
 class Transport(Protocol):
-    """What an ``ActorSystem`` needs from a transport."""
+    """What an ``ActorSystem`` needs from a transport (stable, for runtime authors;
+    re-exported by ``actors.lowlevel`` and ``actors.transport``)."""
 
     async def start(self, system: ActorSystem) -> None:
         """Connect and begin serving the system's actors."""
@@ -51,41 +58,3 @@ class Transport(Protocol):
     def metrics(self) -> dict[str, float]:
         """The transport's figures for ``system.metrics()``: names ending in ``_total``
         are counters, the others gauges."""
-
-
-class LocalTransport:
-    """The in-process transport: every actor is local, names are the system's own.
-
-    What a system uses when none is given; it exists so code written against
-    ``Transport`` runs unchanged on one process.
-    """
-
-    def __init__(self) -> None:
-        self._system: ActorSystem | None = None
-
-    async def start(self, system: ActorSystem) -> None:
-        self._system = system
-
-    async def close(self) -> None:
-        self._system = None
-
-    async def register(self, name: str, cell: ActorCell) -> None:
-        """Names are checked by the system's own registry: nothing more to claim."""
-
-    def unregister(self, name: str, cell: ActorCell) -> None:
-        """Nothing to release beyond the system's registry."""
-
-    async def lookup(self, name: str) -> ActorRef | None:
-        return None if self._system is None else self._system.whereis(name)
-
-    def forward_event(self, event: Any, topic: str | None) -> None:
-        """No other node to tell."""
-
-    async def settle(self) -> None:
-        """Nothing is ever pending."""
-
-    def problem(self) -> str | None:
-        return None
-
-    def metrics(self) -> dict[str, float]:
-        return {}

@@ -1,0 +1,343 @@
+"""Actor messages over NATS: tells, asks and their answers out; deliveries in.
+
+A tell is encoded at once (an unencodable message fails in the sender, naming its
+type) and queued for the writer of its subject's lane, so everything a sender sends to
+one actor — asks included — leaves in order. An ask is a publish with a reply subject
+in this node's reply space: no responders (the node is gone) is ``ActorNotFound`` at
+once, no answer in time is ``AskTimeout``, no connection is ``TransportUnavailable``.
+
+Inbound, the NATS subscription callbacks only decode and enqueue into mailboxes; they
+never await actor work, so a slow actor cannot stall the node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from nats.aio.msg import Msg
+
+from actors import ActorNotFound, ActorRef, AskTimeout, MailboxClosed, MailboxFull, TraceContext
+from actors.lowlevel import (
+    ActorCell,
+    CellState,
+    DeadLetterReason,
+    Envelope,
+    Reply,
+    ask_latency,
+    cell_of,
+    current_cell,
+    offer,
+    outside_context,
+)
+
+from ._codec import RefAddress
+from ._errors import CodecError, TransportUnavailable
+from ._remote import JetStreamAck, RemoteAnswer, RemoteRef
+from ._subjects import tokens_path
+from ._wire import ErrorKind, map_nats_errors, remote_error
+
+if TYPE_CHECKING:
+    from ._node import Node
+
+__all__ = ["Messaging", "trace_in"]
+
+log = structlog.get_logger("actors.transport")
+
+
+class Messaging:
+    """A node's actor traffic, and the bookkeeping of its pending asks."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        # token -> (the asker's future, the ref asked, the message): for errors' texts
+        self.asks: dict[str, tuple[asyncio.Future[Any], RemoteRef, Any]] = {}
+        self._syncs: dict[str, asyncio.Future[None]] = {}  # see caught_up
+        self._tokens = itertools.count(1)
+        self._type_headers: dict[str, dict[str, str]] = {}
+
+    def fail_pending(self) -> None:
+        """The transport closed: every ask still waiting fails."""
+        for future, _, _ in self.asks.values():
+            if not future.done():
+                future.set_exception(TransportUnavailable("the transport closed"))
+        self.asks.clear()
+
+    async def caught_up(self, timeout: float = 5.0) -> None:
+        """Return once the server has processed everything this node's data
+        connection sent so far (subscriptions included).
+
+        ``flush()`` does not promise that: nats-py writes its PING straight to the
+        socket, ahead of commands still in its buffer. A message to our own reply
+        subject, sent behind them, comes back only after the server handled them.
+        """
+        node = self.node
+        assert node.data is not None and node.writer is not None
+        token = f"s{next(self._tokens)}"
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._syncs[token] = future
+        try:
+            with map_nats_errors("waiting for the server"):
+                await node.data.publish(node.writer.reply_prefix + token, b"")
+                await asyncio.wait_for(asyncio.shield(future), timeout)
+        finally:
+            self._syncs.pop(token, None)
+
+    # ------------------------------------------------------------------ sending
+
+    def headers(self, type_name: str) -> dict[str, str]:
+        """The headers of a message sent from here: its type, its sender (when sent by
+        an actor) and its trace."""
+        sender = current_cell()
+        if sender is None:
+            context = outside_context()
+            if context is not None:
+                return {"Actor-Type": type_name, "traceparent": context.traceparent}
+            # Shared per type: the NATS client only reads headers.
+            headers = self._type_headers.get(type_name)
+            if headers is None:
+                headers = self._type_headers[type_name] = {"Actor-Type": type_name}
+            return headers
+        address = self.node.export(sender.ref)
+        headers = {
+            "Actor-Type": type_name,
+            "Sender-Node": address.node,
+            "Sender-Path": address.path,
+        }
+        if sender.trace is not None:
+            headers["traceparent"] = sender.trace.traceparent
+        return headers
+
+    def tell(self, ref: RemoteRef, message: Any) -> None:
+        node = self.node
+        assert node.codec is not None
+        type_name, payload = node.codec.encode(message)
+        writer = node.lane(ref.subject)
+        if writer is None or writer.closing:
+            node.dead_letter(message, ref.path, DeadLetterReason.TRANSPORT_UNAVAILABLE)
+            return
+        writer.publish(ref.subject, payload, "", self.headers(type_name), message)
+
+    async def ask(self, ref: RemoteRef, message: Any, timeout: float) -> Any:
+        node = self.node
+        assert node.codec is not None
+        name = type(message).__name__
+        data, writer = node.data, node.lane(ref.subject)
+        if data is None or writer is None or not data.is_connected:
+            raise TransportUnavailable(
+                f"ask of `{name}` to `{ref.path}`: not connected to NATS",
+                actor=ref.path,
+                message_type=name,
+            )
+        type_name, payload = node.codec.encode(message)
+        token = str(next(self._tokens))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self.asks[token] = (future, ref, message)
+        reply = writer.reply_prefix + token
+        latency = ask_latency(node.system) if node.system is not None else None
+        started = latency.start() if latency is not None else 0.0
+        writer.publish(ref.subject, payload, reply, self.headers(type_name), message)
+        timer = loop.call_later(timeout, self._ask_expired, token, timeout)
+        try:
+            return await future
+        finally:
+            timer.cancel()
+            self.asks.pop(token, None)
+            if latency is not None:
+                latency.stop(started)
+
+    def _ask_expired(self, token: str, timeout: float) -> None:
+        pending = self.asks.pop(token, None)
+        if pending is not None and not pending[0].done():
+            future, ref, message = pending
+            future.set_exception(AskTimeout.after(ref.path, message, timeout))
+
+    def answer(self, reply_to: str, value: Any) -> None:
+        """Send ``value`` back as the answer to an ask that came over the wire."""
+        node = self.node
+        assert node.codec is not None
+        headers: dict[str, str] = {}
+        if isinstance(value, ActorRef):
+            value = node.export(value)  # a ref answer travels as its address
+        try:
+            if node.codec.registered(type(value)):
+                type_name, payload = node.codec.encode(value)
+                headers["Actor-Type"] = type_name
+            else:
+                payload = node.codec.encode_value(value)
+        except CodecError as exc:
+            self.answer_error(reply_to, ErrorKind.CRASHED, str(exc))
+            return
+        writer = node.lane(reply_to)
+        if writer is not None:
+            writer.publish(reply_to, payload, "", headers or None, None)
+
+    def answer_error(self, reply_to: str, kind: ErrorKind, text: str) -> None:
+        writer = self.node.lane(reply_to)
+        if writer is not None:
+            writer.publish(reply_to, text.encode(), "", {"Actor-Error": str(kind)}, None)
+
+    def publish_failed(self, subject: str, reply: str, about: Any, exc: Exception) -> None:
+        """A writer could not publish: fail the ask it carried, or dead-letter it."""
+        node = self.node
+        node.counters["publish_failures"] += 1
+        log.warning("nats publish failed", subject=subject, error=repr(exc))
+        token = reply.rsplit(".", 1)[-1] if reply.startswith(f"{node.base}.reply.") else None
+        pending = self.asks.pop(token, None) if token else None
+        if pending is not None and not pending[0].done():
+            pending[0].set_exception(TransportUnavailable(f"sending to `{subject}` failed: {exc}"))
+        elif about is not None:
+            node.dead_letter(about, subject, DeadLetterReason.TRANSPORT_UNAVAILABLE)
+
+    # ------------------------------------------------------------------ receiving
+
+    async def on_actor_message(self, msg: Msg) -> None:
+        node = self.node
+        prefix = f"{node.base}.node.{node.node_id}.a."
+        if not msg.subject.startswith(prefix):
+            self._reject(msg, msg.subject, ErrorKind.NOT_FOUND, "no such actor")
+            return
+        path = tokens_path(msg.subject[len(prefix) :])
+        self.deliver(node.exported.get(path), path, msg)
+
+    def on_named_message(self, name: str, msg: Msg) -> None:
+        system = self.node.system
+        assert system is not None
+        ref = system.whereis(name)
+        self.deliver(None if ref is None else cell_of(ref), name, msg)
+
+    def deliver(self, cell: ActorCell | None, target: str, msg: Msg, durable: bool = False) -> None:
+        """Decode and enqueue; never awaits. Every failure is a dead letter (and an
+        error answer when it was an ask). A durable message that cannot be handled now
+        is left for redelivery; one that can never be decoded is terminated."""
+        node = self.node
+        assert node.codec is not None
+        if cell is None or cell.state == CellState.STOPPED:
+            if durable:
+                node.durable.ack(msg.reply, b"-NAK")  # for the next incarnation
+                return
+            self._reject(msg, target, ErrorKind.NOT_FOUND, f"no actor `{target}` on this node")
+            return
+        headers = msg.headers or {}
+        try:
+            message = node.codec.decode(headers.get("Actor-Type", ""), msg.data)
+        except CodecError as exc:
+            node.counters["undecodable"] += 1
+            log.warning("undecodable message", actor=cell.path, error=str(exc))
+            if durable:
+                node.durable.ack(msg.reply, b"+TERM")
+                node.dead_letter(msg.data, cell.path, DeadLetterReason.UNDECODABLE)
+                return
+            self._reject(msg, cell.path, ErrorKind.UNDECODABLE, str(exc))
+            return
+        accepts = getattr(type(cell.actor), "accepts", None)
+        if accepts is not None and not isinstance(message, accepts):
+            log.warning("message type not accepted", actor=cell.path, type=type(message).__name__)
+            if durable:
+                node.durable.ack(msg.reply, b"+TERM")  # it will never be accepted
+                node.dead_letter(message, cell.path, DeadLetterReason.UNDECODABLE)
+                return
+            self._reject(
+                msg, cell.path, ErrorKind.UNDECODABLE, f"`{cell.path}` does not accept it", message
+            )
+            return
+        sender: Any = None
+        if durable:
+            sender = Reply(JetStreamAck(node, msg.reply))
+        elif msg.reply:
+            sender = Reply(RemoteAnswer(node, msg.reply))
+        elif headers.get("Sender-Node") and headers.get("Sender-Path") and node.system:
+            sender = node.resolve(
+                RefAddress(node.system.name, headers["Sender-Node"], headers["Sender-Path"])
+            )
+        context = trace_in(headers)
+        if sender is not None or context is not None:
+            entry: Any = Envelope(message, sender, context)
+        else:
+            entry = message
+        try:
+            offer(cell.mailbox, entry)
+        except MailboxFull:
+            if durable:
+                node.durable.ack(msg.reply, b'-NAK {"delay": 1000000000}')  # retry in 1 s
+            elif msg.reply:
+                self.answer_error(
+                    msg.reply, ErrorKind.FULL, f"the mailbox of `{cell.path}` is full"
+                )
+        except MailboxClosed:
+            if durable:
+                node.durable.ack(msg.reply, b"-NAK")  # for the next incarnation
+                return
+            self._reject(msg, cell.path, ErrorKind.NOT_FOUND, f"`{cell.path}` stopped", message)
+
+    def _reject(
+        self, msg: Msg, target: str, kind: ErrorKind, text: str, message: Any = None
+    ) -> None:
+        # DeadLetter's own vocabulary: no such actor here is "unknown".
+        if kind is ErrorKind.NOT_FOUND:
+            reason = DeadLetterReason.UNKNOWN
+        else:
+            reason = DeadLetterReason(kind.value)
+        self.node.dead_letter(message if message is not None else msg.data, target, reason)
+        if msg.reply:
+            self.answer_error(msg.reply, kind, text)
+
+    async def on_reply(self, msg: Msg) -> None:
+        token = msg.subject.rsplit(".", 1)[-1]
+        sync = self._syncs.pop(token, None)
+        if sync is not None:
+            if not sync.done():
+                sync.set_result(None)
+            return
+        node = self.node
+        if node.liveness.check_answered(token, msg):
+            return
+        pending = self.asks.pop(token, None)
+        if pending is None or pending[0].done():
+            return  # the asker gave up already
+        future, ref, message = pending
+        name = type(message).__name__
+        headers = msg.headers or {}
+        if headers.get("Status") == "503":
+            future.set_exception(
+                ActorNotFound(
+                    f"ask of `{name}` to `{ref.path}`: no responders (its node is gone)",
+                    actor=ref.path,
+                    message_type=name,
+                )
+            )
+            return
+        error = headers.get("Actor-Error")
+        if error is not None:
+            text = msg.data.decode(errors="replace")
+            future.set_exception(remote_error(error, text, ref.path, name))
+            return
+        assert node.codec is not None
+        try:
+            type_name = headers.get("Actor-Type")
+            if type_name is not None:
+                value = node.codec.decode(type_name, msg.data)
+            else:
+                value = node.codec.decode_value(msg.data)
+        except CodecError as exc:
+            future.set_exception(exc)
+            return
+        if isinstance(value, RefAddress):
+            value = node.resolve(value)
+        future.set_result(value)
+
+
+def trace_in(headers: dict[str, str]) -> TraceContext | None:
+    """The trace context a message arrived with; a malformed header is logged and
+    ignored (the message itself is fine), as W3C asks of a receiver."""
+    header = headers.get("traceparent")
+    if header is None:
+        return None
+    try:
+        return TraceContext.from_traceparent(header)
+    except ValueError as exc:
+        log.warning("ignoring a malformed traceparent header", error=str(exc))
+        return None
