@@ -539,8 +539,8 @@ async def test_local_sends_never_touch_nats(url: str, nc: Client) -> None:
         assert Seen(Pong(7), other) in inbox.items
         # A barrier: one remote tell. Everything n1 published before it arrives first.
         remote_on_a.tell(Note("barrier"))
-        seen = await tap.until_subject(remote_on_a._subject)
-        assert [m.subject for m in seen] == [remote_on_a._subject]
+        seen = await tap.until_subject(remote_on_a.subject)
+        assert [m.subject for m in seen] == [remote_on_a.subject]
 
 
 async def test_remote_tell_unencodable_raises_codec_error_and_sends_nothing(
@@ -559,7 +559,7 @@ async def test_remote_tell_unencodable_raises_codec_error_and_sends_nothing(
         with pytest.raises(CodecError, match=r"^`Extra` is not registered with the transport"):
             await ref.ask(Extra(1), timeout=WAIT)
         ref.tell(Note("barrier"))
-        seen = await tap.until_subject(ref._subject)
+        seen = await tap.until_subject(ref.subject)
         assert len(seen) == 1
         await inbox.first()
         assert [s.message for s in inbox.items] == [Note("barrier")]
