@@ -99,7 +99,7 @@ async def _run_tree(spec: Any, name: str, duration: float | None) -> str:
         elif isinstance(event, ActorRestarted):
             restarts[event.actor] += 1
             log.info("actor restarted", actor=event.actor, restarts=event.restarts)
-        elif isinstance(event, ActorStopped) and event.reason in ("normal", "shutdown"):
+        elif isinstance(event, ActorStopped) and event.normal:
             log.info("actor stopped", actor=event.actor, reason=event.reason)
         elif isinstance(event, ActorFailed):
             failures[event.error_type] += 1
