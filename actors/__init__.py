@@ -7,7 +7,7 @@ modules (``actors/_*.py``), which may change without notice. ``supervision`` and
 
 from ._actor import Actor
 from ._bus import EventBus, Publish, Subscribe, Subscription, Subscriptions, Unsubscribe
-from ._callback_bus import AsyncEventBus
+from ._callback_bus import AsyncEventBus, EventBusClosed
 from ._errors import (
     ActorCrashed,
     ActorNotFound,
@@ -51,6 +51,7 @@ __all__ = [
     "current_trace",
     "DeadLetter",
     "EventBus",
+    "EventBusClosed",
     "Health",
     "Histogram",
     "LifecycleEvent",
