@@ -53,10 +53,10 @@ class _Dispatcher(Actor):
     # Between them, the two hooks see every way an actor ends: stopped() after a stop
     # or a crash, _killed() after its task was cancelled.
     async def stopped(self) -> None:
-        self.facade._dispatcher_ended("stopped")
+        self.facade._dispatcher_ended(self.ref.path, "stopped")
 
     def _killed(self) -> None:
-        self.facade._dispatcher_ended("was killed")
+        self.facade._dispatcher_ended(self.ref.path, "was killed")
 
 
 class AsyncEventBus:
@@ -157,31 +157,29 @@ class AsyncEventBus:
 
     def _check_usable(self) -> None:
         if self._unusable is not None:
-            raise self._unusable_error(None)
+            raise self._unusable_error()
 
-    def _unusable_error(self, event: Any) -> EventBusClosed:
+    def _unusable_error(self) -> EventBusClosed:
         assert self._unusable is not None
         dispatcher = self._dispatcher
         return EventBusClosed(
             f"AsyncEventBus `{self.session_id}` {self._unusable}",
             actor=None if dispatcher is None else dispatcher.path,
-            message_type=None if event is None else type(event).__name__,
         )
 
-    def _dispatcher_ended(self, how: str) -> None:
+    def _dispatcher_ended(self, path: str, how: str) -> None:
         """The dispatcher stopped: fail every waiting publish now, and every later one."""
         if self._unusable is None:
-            assert self._dispatcher is not None
             self._unusable = (
-                f"is closed: its dispatcher `{self._dispatcher.path}` {how}, so no callback "
-                "will run again; create a new AsyncEventBus"
+                f"is closed: its dispatcher `{path}` {how}, so no callback will run again; "
+                "create a new AsyncEventBus"
             )
         pending, self._pending = self._pending, {}
         self._skip.clear()
         for futures in pending.values():
             for future in futures:
                 if not future.done():  # else its publisher was cancelled meanwhile
-                    future.set_exception(self._unusable_error(None))
+                    future.set_exception(self._unusable_error())
 
     async def _ensure_started(self) -> ActorSystem:
         self._check_usable()
