@@ -8,7 +8,7 @@ extension API for runtime authors); the core imports neither of them.
 
 from ._actor import Actor
 from ._bus import EventBus, Publish, Subscribe, Subscription, Subscriptions, Unsubscribe
-from ._callback_bus import AsyncEventBus
+from ._callback_bus import AsyncEventBus, EventBusClosed
 from ._errors import (
     ActorCrashed,
     ActorNotFound,
@@ -55,6 +55,7 @@ __all__ = [
     "DeadLetter",
     "DeadLetterReason",
     "EventBus",
+    "EventBusClosed",
     "ExitReason",
     "Health",
     "Histogram",

@@ -4,6 +4,11 @@ Code written against the old ``AsyncEventBus`` (``subscribe(event_type, callback
 ``await publish(event)``) keeps working. Underneath, one dispatcher actor subscribes to
 everything on an actor system's bus and runs the callbacks, so callback subscribers
 see what actors publish and actors see what callbacks publish.
+
+A callback's failure is the callback's alone, ``CancelledError`` included (see
+``_cancellation``); only a real cancellation of the dispatcher ends it. If the dispatcher
+ends for any reason, every publisher still waiting fails with ``EventBusClosed`` and so
+does every later ``publish``: nothing waits for a dispatcher that is gone.
 """
 
 from __future__ import annotations
@@ -18,14 +23,22 @@ import structlog
 
 from ._actor import Actor
 from ._bus import EVERYTHING
+from ._cancellation import cancellation_requested
+from ._errors import ActorsError
 from ._ref import ActorRef, current_cell
 from ._system import ActorSystem
 
-__all__ = ["AsyncEventBus"]
+__all__ = ["AsyncEventBus", "EventBusClosed"]
 
 log = structlog.get_logger("actors.events")
 
 Callback = Callable[[Any], Awaitable[None] | None]
+
+
+class EventBusClosed(ActorsError, RuntimeError):
+    """Raised by ``AsyncEventBus.publish`` once the facade cannot run callbacks any
+    more: it was closed, or its dispatcher actor stopped (its system shut down, or it
+    was stopped or killed). A ``RuntimeError``, as the original bus's closed error was."""
 
 
 class _Dispatcher(Actor):
@@ -37,6 +50,14 @@ class _Dispatcher(Actor):
     async def receive(self, message: Any) -> None:
         await self.facade._dispatch(message)
 
+    # Between them, the two hooks see every way an actor ends: stopped() after a stop
+    # or a crash, _killed() after its task was cancelled.
+    async def stopped(self) -> None:
+        self.facade._dispatcher_ended(self.ref.path, "stopped")
+
+    def _killed(self) -> None:
+        self.facade._dispatcher_ended(self.ref.path, "was killed")
+
 
 class AsyncEventBus:
     """Callback pub/sub for code moving over from the original ``AsyncEventBus``.
@@ -45,8 +66,10 @@ class AsyncEventBus:
     callbacks may be sync or async; ``await publish(event)`` returns once this facade's
     callbacks for the event have run (from inside a callback too: the follow-up event's
     callbacks run before it returns, as in the original design). A callback that raises
-    is logged and the others still run. Use ``async with AsyncEventBus("session") as
-    bus:`` or ``await bus.close()``; publishing after close raises ``RuntimeError``.
+    (``CancelledError`` included) is logged and counted in ``callback_errors``, and the
+    others still run. Use ``async with AsyncEventBus("session") as bus:`` or ``await
+    bus.close()``; publishing after close, or once the dispatcher has stopped, raises
+    ``EventBusClosed``, and so does a ``publish`` still waiting when that happens.
 
     Pass ``system=`` to share an existing system's bus with its actors; otherwise the
     facade runs a small ``ActorSystem`` of its own.
@@ -63,6 +86,10 @@ class AsyncEventBus:
         # id(event) -> copies the dispatcher must not run again (already run inline)
         self._skip: dict[int, int] = {}
         self._closed = False
+        # Why publish must fail from now on (closed, or the dispatcher ended); None: open.
+        self._unusable: str | None = None
+        self.callback_errors = 0
+        """How many callback calls raised (``CancelledError`` included), all logged."""
 
     async def __aenter__(self) -> Self:
         await self._ensure_started()
@@ -93,44 +120,69 @@ class AsyncEventBus:
             callbacks.remove(callback)
 
     async def publish(self, event: Any) -> None:
-        """Publish on the actor bus; return when this facade's callbacks have run."""
-        if self._closed:
-            raise RuntimeError(
-                f"AsyncEventBus `{self.session_id}` is closed; publish before close()"
-            )
+        """Publish on the actor bus; return when this facade's callbacks have run.
+
+        Raises ``EventBusClosed`` if the facade is closed or its dispatcher has stopped,
+        also while waiting: a publish never outlives the dispatcher that would answer it.
+        """
         system = await self._ensure_started()
         dispatcher = self._dispatcher
-        if dispatcher is not None and current_cell.get() is dispatcher._cell:
+        assert dispatcher is not None
+        if current_cell.get() is dispatcher._cell:
             # Published from one of our callbacks, so the dispatcher is busy running it:
             # waiting for it would deadlock. Run the callbacks here, as the original bus
             # did, and let the dispatcher skip the copy the bus brings back.
-            self._skip[id(event)] = self._skip.get(id(event), 0) + 1
             system.publish(event)
+            self._skip[id(event)] = self._skip.get(id(event), 0) + 1
             await self._run_callbacks(event)
             return
+        system.publish(event)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.setdefault(id(event), []).append(done)
-        system.publish(event)
         await done
 
     async def close(self) -> None:
-        """Stop dispatching (and the facade's own system, if it has one). Idempotent."""
+        """Stop dispatching (and the facade's own system, if it has one). Idempotent.
+        A ``publish`` still waiting raises ``EventBusClosed``."""
         if self._closed:
             return
         self._closed = True
+        if self._unusable is None:
+            self._unusable = "is closed; publish before close()"
         system, dispatcher = self._system, self._dispatcher
         if system is not None and dispatcher is not None:
             await system.stop(dispatcher)
             if self._owns_system:
                 await system.__aexit__(None, None, None)
-        for futures in self._pending.values():
+
+    def _check_usable(self) -> None:
+        if self._unusable is not None:
+            raise self._unusable_error()
+
+    def _unusable_error(self) -> EventBusClosed:
+        assert self._unusable is not None
+        dispatcher = self._dispatcher
+        return EventBusClosed(
+            f"AsyncEventBus `{self.session_id}` {self._unusable}",
+            actor=None if dispatcher is None else dispatcher.path,
+        )
+
+    def _dispatcher_ended(self, path: str, how: str) -> None:
+        """The dispatcher stopped: fail every waiting publish now, and every later one."""
+        if self._unusable is None:
+            self._unusable = (
+                f"is closed: its dispatcher `{path}` {how}, so no callback will run again; "
+                "create a new AsyncEventBus"
+            )
+        pending, self._pending = self._pending, {}
+        self._skip.clear()
+        for futures in pending.values():
             for future in futures:
-                future.cancel()
-        self._pending.clear()
+                if not future.done():  # else its publisher was cancelled meanwhile
+                    future.set_exception(self._unusable_error())
 
     async def _ensure_started(self) -> ActorSystem:
-        if self._closed:
-            raise RuntimeError(f"AsyncEventBus `{self.session_id}` is closed")
+        self._check_usable()
         if self._system is None:
             self._system = ActorSystem(f"events-{self.session_id}")
         system = self._system
@@ -139,6 +191,7 @@ class AsyncEventBus:
         if self._dispatcher is None:
             self._dispatcher = await system.spawn(_Dispatcher, self)
             await system.subscribe(self._dispatcher, EVERYTHING)
+        self._check_usable()  # it may have ended while we waited
         return system
 
     async def _dispatch(self, event: Any) -> None:
@@ -170,10 +223,17 @@ class AsyncEventBus:
                 result = callback(event)
                 if inspect.isawaitable(result):
                     await result
-            except Exception:
+            except (Exception, asyncio.CancelledError) as error:
+                if isinstance(error, asyncio.CancelledError) and cancellation_requested():
+                    raise  # the dispatcher itself is cancelled (killed): not the callback's
+                # Any other error, or a CancelledError the callback raised on its own (it
+                # awaited something another task cancelled): isolated, as the original
+                # bus's gather(return_exceptions=True) did.
+                self.callback_errors += 1
                 log.exception(
                     "event callback failed",
                     session=self.session_id,
                     event_type=type(event).__name__,
                     callback=getattr(callback, "__qualname__", repr(callback)),
+                    error_type=type(error).__name__,
                 )

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
+from ._cancellation import cancellation_requested
 from ._errors import ActorCrashed, ActorNotFound, ActorsError, MailboxFull
 from ._mailbox import _NOTHING, Envelope, Mailbox, Priority, message_of
 from ._messages import (
@@ -251,7 +252,9 @@ class ActorCell:
     async def _run_started(self, started: asyncio.Future[None]) -> bool:
         try:
             await self.actor.started()
-        except Exception as exc:
+        except (Exception, asyncio.CancelledError) as exc:
+            if isinstance(exc, asyncio.CancelledError) and cancellation_requested():
+                raise
             self._report_failure(exc, None)
             error = ActorCrashed(f"`{self.path}` failed to start: {describe(exc)}", actor=self.path)
             error.__cause__ = exc
@@ -308,17 +311,20 @@ class ActorCell:
                 sender = self.sender = self.trace = None
             try:
                 result = await receive(message)
-            except asyncio.CancelledError:
-                if sender.__class__ is reply_class:
-                    sender.fail(
-                        ActorCrashed(
-                            f"`{self.path}` was cancelled handling `{type(message).__name__}`",
-                            actor=self.path,
-                            message_type=type(message).__name__,
+            except (Exception, asyncio.CancelledError) as exc:
+                if isinstance(exc, asyncio.CancelledError) and cancellation_requested():
+                    # stop/kill, or our owner's cancellation: not the actor's failure
+                    if sender.__class__ is reply_class:
+                        sender.fail(
+                            ActorCrashed(
+                                f"`{self.path}` was cancelled handling `{type(message).__name__}`",
+                                actor=self.path,
+                                message_type=type(message).__name__,
+                            )
                         )
-                    )
-                raise
-            except Exception as exc:
+                    raise
+                # Any other exception, or a CancelledError the handler raised on its own
+                # (it awaited something another task cancelled): a crash.
                 if sender.__class__ is reply_class:
                     error = ActorCrashed(
                         f"`{self.path}` crashed handling `{type(message).__name__}`: "
