@@ -24,9 +24,8 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-import structlog
-
 from ._errors import ActorCrashed, ActorNotFound, ActorsError, MailboxFull
+from ._logging import get_logger
 from ._mailbox import _NOTHING, Envelope, Mailbox, Priority, message_of
 from ._messages import ActorFailed, ActorStarted, ActorStopped, Terminated
 from ._ref import NO_REPLY, ActorRef, Reply, current_cell
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
     from ._actor import Actor
     from ._system import ActorSystem
 
-log = structlog.get_logger("actors")
+log = get_logger("actors.cell")
 
 STARTING, RUNNING, STOPPING, SUSPENDED, STOPPED = range(5)
 

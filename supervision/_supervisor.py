@@ -20,7 +20,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import msgspec
-import structlog
 
 from actors import (
     Actor,
@@ -44,6 +43,7 @@ from actors._cell import (
     describe,
     is_normal,
 )
+from actors._logging import get_logger
 from actors._spawn import new_cell
 
 from . import _policy as policy
@@ -59,7 +59,7 @@ from ._spec import (
 
 __all__ = ["ChildCounts", "ChildInfo", "Supervisor", "SupervisorRef"]
 
-log = structlog.get_logger("actors.supervision")
+log = get_logger("actors.supervision")
 
 
 class ChildInfo(msgspec.Struct, frozen=True):

@@ -6,13 +6,17 @@ explicit). NATS is the distributed engine: this package writes no cluster protoc
 beyond addressing, liveness and watch notices on top of it.
 """
 
+from actors._extras import require as _require
 from actors._public import present_as as _present_as
 
-from ._base import LocalTransport, Transport
-from ._codec import Codec, RefAddress
-from ._errors import CodecError, TransportError, TransportUnavailable
-from ._nats import NatsTransport, RemoteRef
-from ._pool import PoolStats, TransportPool
+# Before the modules that import nats-py: without it, an error naming the extra.
+_require("nats", "nats", "actors.transport")
+
+from ._base import LocalTransport, Transport  # noqa: E402
+from ._codec import Codec, RefAddress  # noqa: E402
+from ._errors import CodecError, TransportError, TransportUnavailable  # noqa: E402
+from ._nats import NatsTransport, RemoteRef  # noqa: E402
+from ._pool import PoolStats, TransportPool  # noqa: E402
 
 __all__ = [
     "Codec",

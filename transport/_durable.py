@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 import nats.errors
 import nats.js.api
 import nats.js.errors
-import structlog
 from nats.aio.msg import Msg
 
 from actors._cell import ActorCell
+from actors._logging import get_logger
 
 from ._codec import RefAddress
 from ._remote import DurableRef, RemoteRef
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DurableMailboxes"]
 
-log = structlog.get_logger("actors.transport")
+log = get_logger("actors.transport")
 
 
 class DurableMailboxes:

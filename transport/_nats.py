@@ -36,7 +36,6 @@ import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
@@ -50,6 +49,7 @@ from actors import (
     Publish,
 )
 from actors._cell import STOPPED, ActorCell
+from actors._logging import get_logger
 from actors._mailbox import Envelope
 from actors._ref import Reply, current_cell, outside_context, trace_of_sender
 from actors._trace import TraceContext
@@ -78,7 +78,7 @@ if TYPE_CHECKING:
 
 __all__ = ["NatsTransport", "RemoteRef"]
 
-log = structlog.get_logger("actors.transport")
+log = get_logger("actors.transport")
 
 
 class NatsTransport:

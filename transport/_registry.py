@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import nats.errors
 import nats.js.errors
-import structlog
 from nats.aio.msg import Msg
 
 from actors import ActorRef
 from actors._cell import ActorCell
+from actors._logging import get_logger
 
 from ._errors import TransportUnavailable
 from ._remote import RemoteRef
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Registry"]
 
-log = structlog.get_logger("actors.transport")
+log = get_logger("actors.transport")
 
 # JetStream's error codes for a conditional write that lost the race.
 _WRONG_LAST_SEQUENCE = (10071, 10164)
