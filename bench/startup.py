@@ -2,8 +2,9 @@
 
 Import: each figure is the median over fresh interpreters of the CPU time the import
 statement itself takes (``process_time`` around it: interpreter start-up is not counted,
-and on a shared machine waiting for a core is not either), ``import actors`` in the "ours" column and the irreducible core it builds
-on, ``import asyncio, msgspec``, in the "bare" column; the goal is their ratio. Bytecode
+and on a shared machine waiting for a core is not either), ``import actors`` in the
+"ours" column and the irreducible core it builds on, ``import asyncio, msgspec``, in the
+"bare" column; the goal is their ratio. Bytecode
 is written and used as an installed package's is (``PYTHONDONTWRITEBYTECODE`` dropped,
 one unmeasured import first), so the figure is not the compiler's.
 
