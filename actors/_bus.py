@@ -25,10 +25,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-import structlog
 
 from ._actor import Actor
 from ._errors import MailboxClosed, MailboxFull
+from ._logging import get_logger
 from ._mailbox import Envelope
 from ._messages import (
     ActorFailed,
@@ -54,7 +54,7 @@ __all__ = [
     "topic_matches",
 ]
 
-log = structlog.get_logger("actors.events")
+log = get_logger("actors.events")
 
 EVERYTHING = "*"
 

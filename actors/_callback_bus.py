@@ -19,18 +19,17 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self
 
-import structlog
-
 from ._actor import Actor
 from ._bus import EVERYTHING
 from ._cancellation import cancellation_requested
 from ._errors import ActorsError
+from ._logging import get_logger
 from ._ref import ActorRef, current_cell
 from ._system import ActorSystem
 
 __all__ = ["AsyncEventBus", "EventBusClosed"]
 
-log = structlog.get_logger("actors.events")
+log = get_logger("actors.events")
 
 Callback = Callable[[Any], Awaitable[None] | None]
 

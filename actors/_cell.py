@@ -25,10 +25,9 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-import structlog
-
 from ._cancellation import cancellation_requested
 from ._errors import ActorCrashed, ActorNotFound, ActorsError, MailboxFull
+from ._logging import get_logger
 from ._mailbox import _NOTHING, Envelope, Mailbox, Priority, message_of
 from ._messages import (
     ActorFailed,
@@ -44,7 +43,7 @@ if TYPE_CHECKING:
     from ._actor import Actor
     from ._system import ActorSystem
 
-log = structlog.get_logger("actors")
+log = get_logger("actors.cell")
 
 
 class CellState(enum.IntEnum):

@@ -17,10 +17,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-import structlog
-
 from ._actor import Actor
-from ._logging import configure_logging
+from ._logging import configure_logging, get_logger
 from ._messages import ActorFailed, ActorRestarted, ActorStarted, ActorStopped, Terminated
 from ._ref import ActorRef
 from ._run import run as run_loop
@@ -28,7 +26,7 @@ from ._system import ActorSystem
 
 __all__ = ["main"]
 
-log = structlog.get_logger("actors.cli")
+log = get_logger("actors.cli")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,9 +20,25 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-def run(main: Coroutine[Any, Any, T], *, debug: bool | None = None, uvloop: bool = True) -> T:
+def run(
+    main: Coroutine[Any, Any, T],
+    *,
+    debug: bool | None = None,
+    uvloop: bool = True,
+    configure_logging: bool = False,
+) -> T:
     """Run ``main`` to completion on a new event loop, uvloop when installed (and
-    ``uvloop=True``), and return its result: the ``asyncio.run`` of this runtime."""
+    ``uvloop=True``), and return its result: the ``asyncio.run`` of this runtime.
+
+    ``configure_logging=True`` is for programs (a library leaves logging to its
+    application): every log line of the process, the runtime's and structlog's and
+    ``logging``'s, is rendered on stderr at INFO and above, human-readable on a
+    terminal and one JSON object per line otherwise (see docs/observability.md).
+    """
+    if configure_logging:
+        from ._logging import configure_logging as set_up
+
+        set_up()
     factory = loop_factory() if uvloop else None
     with asyncio.Runner(debug=debug, loop_factory=factory) as runner:
         return runner.run(main)

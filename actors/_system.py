@@ -17,7 +17,6 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 import msgspec
-import structlog
 
 from ._actor import Actor
 from ._bus import (
@@ -32,6 +31,7 @@ from ._bus import (
 )
 from ._cell import STOPPED, SUSPENDED, ActorCell, Reason, describe, stop_children
 from ._errors import ActorsError
+from ._logging import get_logger
 from ._mailbox import Mailbox, Priority
 from ._messages import (
     DeadLetter,
@@ -46,7 +46,7 @@ from ._transport import Transport
 
 __all__ = ["ActorSystem"]
 
-log = structlog.get_logger("actors")
+log = get_logger("actors.system")
 
 # Messages the bus takes as requests: publishing one of these as an event wraps it in
 # Publish, so it is delivered rather than obeyed.

@@ -23,7 +23,10 @@ What it offers:
   ``Reply`` (the sender of an asked message), ``offer`` (enqueue into a mailbox),
   ``current_cell``, ``outside_context``, ``trace_of_sender``.
 - **Transports.** The ``Transport`` protocol ``ActorSystem(transport=...)`` takes.
-- **Packaging.** ``present_as``, for a package's ``__init__``.
+- **Packaging.** ``present_as``, for a package's ``__init__``; ``require_extra``, to
+  import an optional dependency with an error naming the extra that provides it;
+  ``get_logger``, a library logger under ``actors.`` that follows the application's
+  ``logging`` (and structlog, if it configured structlog).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from ._cell import ActorCell, CellState, Parent, Reason, describe, stop_children
+from ._extras import require as require_extra
+from ._logging import get_logger
 from ._mailbox import Envelope, Mailbox
 from ._messages import DeadLetterReason, ExitReason, is_normal
 from ._metrics import LatencyRecorder
@@ -63,11 +68,13 @@ __all__ = [
     "dead_letter",
     "describe",
     "emit",
+    "get_logger",
     "link_to_system",
     "is_normal",
     "offer",
     "outside_context",
     "present_as",
+    "require_extra",
     "spawn_cell",
     "stop_children",
     "task_group",

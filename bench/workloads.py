@@ -23,6 +23,7 @@ FAMILIES: tuple[str, ...] = (
     "eventbus",
     "supervision",
     "transport",
+    "startup",
 )
 
 for _family in FAMILIES:

@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from actors.lowlevel import require_extra as require
+
 from ._errors import SpecError
 from ._spec import SupervisorSpec, merge_location
 
@@ -63,6 +65,7 @@ def load_spec(
     if fmt == "toml":
         return _decode(lambda: msgspec.toml.decode(data, type=SupervisorSpec), label)
     if fmt == "yaml":
+        require("yaml", "yaml", "a YAML spec")  # msgspec.yaml decodes with PyYAML
         return _decode(lambda: msgspec.yaml.decode(data, type=SupervisorSpec), label)
     return _decode(lambda: msgspec.json.decode(data, type=SupervisorSpec), label)
 

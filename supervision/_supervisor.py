@@ -20,7 +20,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import msgspec
-import structlog
 
 from actors import (
     Actor,
@@ -42,6 +41,7 @@ from actors.lowlevel import (
     count_restart,
     describe,
     emit,
+    get_logger,
     is_normal,
     link_to_system,
 )
@@ -60,7 +60,7 @@ from ._spec import (
 
 __all__ = ["ChildCounts", "ChildInfo", "Supervisor", "SupervisorRef"]
 
-log = structlog.get_logger("actors.supervision")
+log = get_logger("actors.supervision")
 
 
 class ChildInfo(msgspec.Struct, frozen=True):

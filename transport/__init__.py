@@ -7,13 +7,16 @@ implements) is the core's, re-exported here; this package builds on ``actors`` a
 beyond addressing, liveness and watch notices on top of it.
 """
 
-from actors.lowlevel import Transport
+from actors.lowlevel import Transport, require_extra
 from actors.lowlevel import present_as as _present_as
 
-from ._codec import Codec, RefAddress
-from ._errors import CodecError, TransportError, TransportUnavailable
-from ._nats import NatsTransport, RemoteRef
-from ._pool import PoolStats, TransportPool
+# Before the modules that import nats-py: without it, an error naming the extra.
+require_extra("nats", "nats", "actors.transport")
+
+from ._codec import Codec, RefAddress  # noqa: E402
+from ._errors import CodecError, TransportError, TransportUnavailable  # noqa: E402
+from ._nats import NatsTransport, RemoteRef  # noqa: E402
+from ._pool import PoolStats, TransportPool  # noqa: E402
 
 __all__ = [
     "Codec",

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import nats
 import nats.errors
-import structlog
 from nats.aio.client import Client
+
+from actors.lowlevel import get_logger
 
 from ._errors import TransportUnavailable
 from ._pool import TransportPool
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Connections"]
 
-log = structlog.get_logger("actors.transport")
+log = get_logger("actors.transport")
 
 
 class Connections:

@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING, Any
 import nats.errors
 import nats.js.api
 import nats.js.errors
-import structlog
 from nats.aio.msg import Msg
 
-from actors.lowlevel import ActorCell, DeadLetterReason
+from actors.lowlevel import ActorCell, DeadLetterReason, get_logger
 
 from ._codec import RefAddress
 from ._remote import DurableRef, RemoteRef
@@ -34,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DurableMailboxes"]
 
-log = structlog.get_logger("actors.transport")
+log = get_logger("actors.transport")
 
 
 class DurableMailboxes:

@@ -20,11 +20,10 @@ import itertools
 from typing import TYPE_CHECKING
 
 import msgspec
-import structlog
 from nats.aio.msg import Msg
 
 from actors import ExitReason, Priority, Terminated
-from actors.lowlevel import ActorCell, CellState
+from actors.lowlevel import ActorCell, CellState, get_logger
 
 from ._codec import RefAddress
 from ._remote import RemoteRef, RemoteWatcher
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Liveness"]
 
-log = structlog.get_logger("actors.transport")
+log = get_logger("actors.transport")
 
 
 class Liveness:

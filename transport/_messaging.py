@@ -16,7 +16,6 @@ import asyncio
 import itertools
 from typing import TYPE_CHECKING, Any
 
-import structlog
 from nats.aio.msg import Msg
 
 from actors import ActorNotFound, ActorRef, AskTimeout, MailboxClosed, MailboxFull, TraceContext
@@ -29,6 +28,7 @@ from actors.lowlevel import (
     ask_latency,
     cell_of,
     current_cell,
+    get_logger,
     offer,
     outside_context,
 )
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Messaging", "trace_in"]
 
-log = structlog.get_logger("actors.transport")
+log = get_logger("actors.transport")
 
 
 class Messaging:

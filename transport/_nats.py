@@ -28,12 +28,11 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from actors import ActorRef, Priority, Publish
-from actors.lowlevel import CellState, Envelope, cell_of, trace_of_sender
+from actors.lowlevel import CellState, Envelope, cell_of, get_logger, trace_of_sender
 
 from ._codec import Codec, RefAddress
 from ._connections import Connections
@@ -54,7 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = ["NatsTransport", "RemoteRef"]
 
-log = structlog.get_logger("actors.transport")
+log = get_logger("actors.transport")
 
 
 class NatsTransport:

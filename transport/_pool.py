@@ -21,13 +21,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Generic, TypeVar
 
 import msgspec
-import structlog
+
+from actors.lowlevel import get_logger
 
 from ._errors import TransportUnavailable
 
 __all__ = ["PoolStats", "TransportPool"]
 
-log = structlog.get_logger("actors.transport")
+log = get_logger("actors.transport")
 
 C = TypeVar("C")
 

@@ -21,11 +21,10 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import nats.errors
 import nats.js.errors
-import structlog
 from nats.aio.msg import Msg
 
 from actors import ActorRef
-from actors.lowlevel import ActorCell
+from actors.lowlevel import ActorCell, get_logger
 
 from ._errors import TransportUnavailable
 from ._remote import RemoteRef
@@ -37,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Registry"]
 
-log = structlog.get_logger("actors.transport")
+log = get_logger("actors.transport")
 
 # JetStream's error codes for a conditional write that lost the race.
 _WRONG_LAST_SEQUENCE = (10071, 10164)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import sys
 from typing import Any
@@ -13,7 +12,6 @@ import structlog
 from actors.transport import NatsTransport
 
 from actors import Actor, ActorNotFound, ActorRef, ActorSystem, Terminated, run, trace
-from actors._logging import configure_logging
 
 log = structlog.get_logger("cluster")
 
@@ -119,5 +117,4 @@ async def main(role: str, url: str) -> None:
 
 
 if __name__ == "__main__":
-    configure_logging("console", logging.INFO)
-    run(main(sys.argv[1], sys.argv[2]))
+    run(main(sys.argv[1], sys.argv[2]), configure_logging=True)
