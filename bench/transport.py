@@ -1,9 +1,9 @@
 """The NATS transport: remote tell and ask against raw nats-py, on a loopback server.
 
-Every child process starts its own ``nats-server`` on 127.0.0.1 (``bench.natsserver``;
-killed on the way out, and with the child's process group if the child dies), so ours
-and raw nats-py each get a fresh server per repeat. Both run in one process on uvloop,
-as two *nodes*:
+Every child process starts its own ``nats-server`` on 127.0.0.1 (``tests.natsutil``, the
+helper the test suite uses; stopped on the way out, and killed with the child's process
+group if the child dies), so ours and raw nats-py each get a fresh server per repeat.
+Both run in one process on uvloop, as two *nodes*:
 
 - **ours**: two ``ActorSystem("bench", transport=NatsTransport(...))`` in one process,
   node ``a`` and node ``b`` (each with its data and control connection, heartbeats on).
@@ -54,9 +54,9 @@ import msgspec
 
 import actors
 from actors import Actor, ActorRef, ActorSystem
+from tests.natsutil import NatsServer
 
 from .measure import percentiles_us
-from .natsserver import loopback_server
 from .quiet import silence_logging
 from .registry import Goal, Metric, Sizes, Workload, register
 
@@ -159,8 +159,8 @@ def _in_child(main: Callable[[str, bool], Coroutine[Any, Any, dict[str, float]]]
 
     def run(quick: bool) -> Mapping[str, float]:
         silence_logging()
-        with loopback_server() as url:
-            return actors.run(main(url, quick))
+        with NatsServer(name="bench") as server:
+            return actors.run(main(server.url, quick))
 
     return run
 

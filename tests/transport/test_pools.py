@@ -12,7 +12,7 @@ import pytest
 from actors.transport import NatsTransport
 
 from actors import Actor, ActorNotFound, ActorSystem
-from tests.natsutil import SyncNatsServer
+from tests.natsutil import NatsServer
 
 _systems = itertools.count(1)
 
@@ -33,12 +33,12 @@ class Member(Actor):
         return self.node
 
 
-def transport(server: SyncNatsServer, node: str) -> NatsTransport:
+def transport(server: NatsServer, node: str) -> NatsTransport:
     return NatsTransport([server.url], types=[Job], node_id=node)
 
 
 async def test_pool_messages_shared_among_members_on_both_nodes(
-    nats_server_shared: SyncNatsServer,
+    nats_server_shared: NatsServer,
 ) -> None:
     name = f"pools{next(_systems)}"
     seen: collections.Counter[str] = collections.Counter()
@@ -53,7 +53,7 @@ async def test_pool_messages_shared_among_members_on_both_nodes(
 
 
 async def test_pool_ask_without_members_fails_at_once(
-    nats_server_shared: SyncNatsServer,
+    nats_server_shared: NatsServer,
 ) -> None:
     name = f"pools{next(_systems)}"
     ta = transport(nats_server_shared, "a")
@@ -64,7 +64,7 @@ async def test_pool_ask_without_members_fails_at_once(
 
 
 async def test_pool_member_that_left_gets_nothing_more(
-    nats_server_shared: SyncNatsServer,
+    nats_server_shared: NatsServer,
 ) -> None:
     name = f"pools{next(_systems)}"
     seen: collections.Counter[str] = collections.Counter()

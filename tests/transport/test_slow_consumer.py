@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from actors import Actor, DeadLetter, Mailbox, Overflow
-from tests.natsutil import SyncNatsServer
+from tests.natsutil import NatsServer
 from tests.transport.nats_support import Echo, Inbox, Note, Ping, Pong, ghost_ref, two_nodes
 
 
@@ -22,7 +22,7 @@ class Stuck(Actor):
 
 
 async def test_slow_actor_does_not_stall_node_and_overflow_is_counted(
-    nats_server_shared: SyncNatsServer,
+    nats_server_shared: NatsServer,
 ) -> None:
     release = asyncio.Event()
     async with two_nodes(nats_server_shared.url) as (a, b):
@@ -45,7 +45,7 @@ async def test_slow_actor_does_not_stall_node_and_overflow_is_counted(
 
 
 async def test_message_for_an_actor_the_node_lacks_is_an_unknown_dead_letter(
-    nats_server_shared: SyncNatsServer,
+    nats_server_shared: NatsServer,
 ) -> None:
     async with two_nodes(nats_server_shared.url) as (a, b):
         inbox = Inbox()
