@@ -5,8 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
+DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: all test lint typecheck run cluster bench bench-quick clean
+.PHONY: all test lint typecheck tree docs run cluster bench bench-quick clean
 
 all: test
 
@@ -16,28 +17,45 @@ $(STAMP): pyproject.toml $(wildcard */__init__.py)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,docs]'
+	touch $@
+
 $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	touch $@
 
+# With coverage of the runtime packages, subprocesses included; below the floor
+# ([tool.coverage.report] fail_under) the run fails. The stress tests run apart, without
+# coverage: tracing every line would slow their million messages past their deadline,
+# and they cover no line the others miss.
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not stress" --cov --cov-report=term
+	$(PY) -m pytest -q -m stress
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check actors supervision transport tests bench examples
 	$(VENV)/bin/ruff format --check actors supervision transport tests bench examples
 	$(MAKE) --no-print-directory typecheck
 
-# mypy maps folders to modules one to one, so it gets a tree of links shaped like the
-# installed package: supervision/ and transport/ appear as actors/supervision and
-# actors/transport, as they do once installed (see [tool.setuptools] in pyproject.toml).
-TYPECHECK := build/typecheck
-typecheck: $(STAMP)
-	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)/actors
-	ln -s $(CURDIR)/actors/* $(TYPECHECK)/actors/
-	ln -s $(CURDIR)/supervision $(TYPECHECK)/actors/supervision
-	ln -s $(CURDIR)/transport $(TYPECHECK)/actors/transport
-	cd $(TYPECHECK) && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml -p actors
+# mypy and the docs' API pages (griffe) map folders to modules one to one, so they read a
+# tree of links shaped like the installed package: supervision/ and transport/ appear as
+# actors/supervision and actors/transport, as they do once installed (see
+# [tool.setuptools] in pyproject.toml).
+TREE := build/tree
+tree:
+	rm -rf $(TREE) && mkdir -p $(TREE)/actors
+	ln -s $(CURDIR)/actors/* $(TREE)/actors/
+	ln -s $(CURDIR)/supervision $(TREE)/actors/supervision
+	ln -s $(CURDIR)/transport $(TREE)/actors/transport
+
+typecheck: $(STAMP) tree
+	cd $(TREE) && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml -p actors
+
+# The site goes to site/; --strict turns every warning (a broken link or anchor, a page
+# missing from the nav, a docstring that does not render) into a failure.
+docs: $(DOCS_STAMP) tree
+	$(VENV)/bin/mkdocs build --strict
 
 run: $(STAMP)
 	$(PY) -m actors run examples/pipeline/tree.toml --duration 5
@@ -52,4 +70,4 @@ bench-quick: $(BENCH_STAMP)
 	$(PY) -m bench --quick
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build site *.egg-info

@@ -13,7 +13,7 @@ import pytest
 
 import actors
 
-# DESIGN.md, "Public names", for `actors`.
+# The names of `actors` that the guides (docs/) teach: each stays public.
 DESIGN_NAMES = [
     "Actor",
     "ActorRef",
