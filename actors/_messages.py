@@ -29,7 +29,15 @@ __all__ = [
 ]
 
 
-class ExitReason(enum.StrEnum):
+class _WireString(enum.StrEnum):
+    """A string enum whose repr is its value, as it arrives from the wire: a reason
+    reads the same whether it was made here (a member) or decoded (a plain string)."""
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+class ExitReason(_WireString):
     """Why an actor stopped, when it did not crash (a crash's reason is the exception,
     described as ``"<ExceptionType>: <message>"``). The value is the string carried by
     ``Terminated.reason`` and ``ActorStopped.reason``, on the wire too."""
@@ -41,7 +49,7 @@ class ExitReason(enum.StrEnum):
     NODEDOWN = "nodedown"  # its node went silent or left the cluster
 
 
-class DeadLetterReason(enum.StrEnum):
+class DeadLetterReason(_WireString):
     """Why a message could not be delivered (``DeadLetter.reason``)."""
 
     STOPPED = "stopped"  # the recipient stopped

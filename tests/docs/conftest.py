@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.natsutil import SyncNatsServer
+from tests.natsutil import NatsServer
 
 _OUTCOMES: Counter[str] = Counter()
 
@@ -16,7 +16,7 @@ _OUTCOMES: Counter[str] = Counter()
 @pytest.fixture(scope="session")
 def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("nats-docs")
-    with SyncNatsServer(
+    with NatsServer(
         name="docs", store_dir=root / "store", log_path=root / "nats-server.log"
     ) as server:
         yield server.url
