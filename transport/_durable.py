@@ -102,11 +102,15 @@ class DurableMailboxes:
         self._stream = stream
 
     def ref(self, name: str) -> RemoteRef:
-        """A ref to the durable mailbox of ``name``, whether or not its actor runs."""
-        system = self.node.system
-        assert system is not None
-        address = RefAddress(system.name, "*", f"{system.name}/{name}")
-        return RemoteRef(self.node, address, self.subject(name), durable=True)
+        """A ref to the durable mailbox of ``name``, whether or not its actor runs:
+        tells are stored until it handles them; asks go to the actor by its name, and
+        fail with ``ActorNotFound`` while no incarnation runs."""
+        node = self.node
+        assert node.system is not None
+        address = RefAddress(node.system.name, "*", f"{node.system.name}/{name}")
+        return RemoteRef(
+            node, address, node.subject("name", name), durable_subject=self.subject(name)
+        )
 
     def detach(self, name: str) -> Any:
         """The subscription of ``name``'s mailbox, forgotten here (to unsubscribe)."""

@@ -47,6 +47,11 @@ __all__ = ["Messaging", "trace_in"]
 log = get_logger("actors.transport")
 
 
+def preview(data: bytes, limit: int = 64) -> str:
+    """The first ``limit`` bytes of ``data``, for an error message."""
+    return repr(data[:limit]) + ("..." if len(data) > limit else "")
+
+
 class Messaging:
     """A node's actor traffic, and the bookkeeping of its pending asks."""
 
@@ -304,7 +309,8 @@ class Messaging:
         if headers.get("Status") == "503":
             future.set_exception(
                 ActorNotFound(
-                    f"ask of `{name}` to `{ref.path}`: no responders (its node is gone)",
+                    f"ask of `{name}` to `{ref.path}`: no responders (no such actor runs: "
+                    "never started, stopped, or its node is gone)",
                     actor=ref.path,
                     message_type=name,
                 )
@@ -323,7 +329,12 @@ class Messaging:
             else:
                 value = node.codec.decode_value(msg.data)
         except CodecError as exc:
-            future.set_exception(exc)
+            future.set_exception(
+                CodecError(
+                    f"{exc}; in the answer to the ask of `{name}` to `{ref.path}`, "
+                    f"which was {len(msg.data)} bytes: {preview(msg.data)}"
+                )
+            )
             return
         if isinstance(value, RefAddress):
             value = node.resolve(value)

@@ -153,8 +153,8 @@ class Registry:
                 await self._forget(kv_key(name), entry.revision)
             return None
         if registration.durable and address.node != node.node_id:
-            subject = node.durable.subject(name)
-            return RemoteRef(node, address, subject, durable=True)
+            subject = node.actor_subject(address)
+            return RemoteRef(node, address, subject, durable_subject=node.durable.subject(name))
         return node.resolve(address)
 
     # ------------------------------------------------------------------ dead nodes

@@ -26,18 +26,25 @@ class RemoteRef(ActorRef):
 
     Equal to any other ref with the same address. ``send`` does not wait for room
     (a remote mailbox's bound applies on its node). ``address`` is where the actor
-    lives, ``subject`` the NATS subject its messages are published on.
+    lives, ``subject`` the NATS subject its messages are published on directly.
+    ``durable_subject``, for an actor with a durable mailbox, is where its tells go
+    instead (JetStream stores them); asks always go to ``subject``: a request published
+    into the stream would be answered by JetStream's acknowledgement, not by the actor.
     """
 
-    __slots__ = ("_durable", "_node", "address", "subject")
+    __slots__ = ("_node", "address", "durable_subject", "subject")
 
     def __init__(
-        self, node: Node, address: RefAddress, subject: str, durable: bool = False
+        self,
+        node: Node,
+        address: RefAddress,
+        subject: str,
+        durable_subject: str | None = None,
     ) -> None:
         self._node = node
         self.address = address
         self.subject = subject
-        self._durable = durable  # tells go through the actor's JetStream mailbox
+        self.durable_subject = durable_subject
 
     @property
     def path(self) -> str:
@@ -65,8 +72,8 @@ class RemoteRef(ActorRef):
         return hash(self.address)
 
     def tell(self, message: Any, priority: Priority = Priority.NORMAL) -> None:
-        if self._durable:
-            self._node.durable.tell(self.subject, self.path, message)
+        if self.durable_subject is not None:
+            self._node.durable.tell(self.durable_subject, self.path, message)
         else:
             self._node.messaging.tell(self, message)
 

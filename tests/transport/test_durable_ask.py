@@ -106,23 +106,15 @@ async def test_a_durable_actor_is_told(url: str, how: How, where: Where) -> None
         assert seen.with_sender == (how != "named")
 
 
-#: today these asks are published to the durable mailbox's subject: JetStream stores
-#: them (the actor later gets them again, as tells) and answers with its publish
-#: acknowledgement (JSON), which the asker fails to decode as an answer
-ASKED_THROUGH_THE_MAILBOX = pytest.mark.xfail(
-    strict=True, reason="issue 17: the ask goes to the durable mailbox's JetStream subject"
-)
-
-
 @pytest.mark.parametrize(
     ("how", "where"),
     [
         ("lookup", "own"),
-        pytest.param("lookup", "other", marks=ASKED_THROUGH_THE_MAILBOX),
+        ("lookup", "other"),
         ("named", "own"),
         ("named", "other"),
-        pytest.param("durable", "own", marks=ASKED_THROUGH_THE_MAILBOX),
-        pytest.param("durable", "other", marks=ASKED_THROUGH_THE_MAILBOX),
+        ("durable", "own"),
+        ("durable", "other"),
     ],
 )
 async def test_a_durable_actor_is_asked(url: str, how: How, where: Where) -> None:
@@ -134,7 +126,6 @@ async def test_a_durable_actor_is_asked(url: str, how: How, where: Where) -> Non
         await handled_once(a, inbox, Ping(1))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: says 'trailing characters', not what came")
 async def test_an_answer_that_cannot_be_decoded_names_what_arrived(url: str) -> None:
     """The answer is what JetStream answers a request published to a stream's subject
     (its publish acknowledgement: JSON, no headers), as the asker saw in issue 17."""
