@@ -401,7 +401,7 @@ class NatsTransport:
             return
         writer.publish(ref._subject, payload, "", self._headers(type_name), message)
 
-    async def _ask(self, ref: RemoteRef, message: Any, timeout: float) -> Any:
+    async def _ask(self, ref: RemoteRef, message: Any, timeout: float | None) -> Any:
         assert self._codec is not None
         name = type(message).__name__
         data, writer = self._data, self._lane(ref._subject)
@@ -419,12 +419,16 @@ class NatsTransport:
         reply = writer.reply_prefix + token
         latency = self._system._ask_latency if self._system is not None else None
         started = latency.start() if latency is not None else 0.0
-        writer.publish(ref._subject, payload, reply, self._headers(type_name), message)
-        timer = loop.call_later(timeout, self._ask_expired, token, timeout)
+        # Armed before publishing; the finally clause undoes it if publishing raises.
+        timer = (
+            None if timeout is None else loop.call_later(timeout, self._ask_expired, token, timeout)
+        )
         try:
+            writer.publish(ref._subject, payload, reply, self._headers(type_name), message)
             return await future
         finally:
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
             self._asks.pop(token, None)
             if latency is not None:
                 latency.stop(started)
