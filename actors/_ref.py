@@ -181,7 +181,9 @@ class ActorRef:
         # The timer is armed before the message is queued, and the finally clause
         # undoes both if queuing raises: no answer is left without an asker.
         timer = (
-            None if timeout is None else loop.call_later(timeout, _expire, future, cell, message, timeout)
+            None
+            if timeout is None
+            else loop.call_later(timeout, _expire, future, cell, message, timeout)
         )
         try:
             cell.mailbox._offer(Envelope(message, Reply(future), trace_of_sender()))

@@ -109,9 +109,7 @@ class Backoff(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=T
     def __post_init__(self) -> None:
         check_fields(self, "backoff: ")
         if not self.min <= self.max:
-            raise SpecError(
-                f"backoff needs `min` <= `max`, got min={self.min!r}, max={self.max!r}"
-            )
+            raise SpecError(f"backoff needs `min` <= `max`, got min={self.min!r}, max={self.max!r}")
 
 
 @functools.cache
@@ -226,7 +224,9 @@ class ChildSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     overflow: Overflow = Overflow.WAIT
 
     def __post_init__(self) -> None:
-        check_fields(self, f"child `{self.id}`: " if self.id and isinstance(self.id, str) else "child: ")
+        check_fields(
+            self, f"child `{self.id}`: " if self.id and isinstance(self.id, str) else "child: "
+        )
         actor = self.actor
         if isinstance(actor, str):
             self.actor = import_actor(actor)

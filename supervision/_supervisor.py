@@ -167,9 +167,7 @@ class SupervisorRef(ActorRef):
             )
         return await self._call(StartChild(spec), timeout)  # type: ignore[no-any-return]
 
-    async def start_dynamic_child(
-        self, *extra_args: Any, timeout: float | None = 5.0
-    ) -> ActorRef:
+    async def start_dynamic_child(self, *extra_args: Any, timeout: float | None = 5.0) -> ActorRef:
         """simple_one_for_one only: start a child from the template, its args being
         the template's followed by ``extra_args``."""
         return await self._call(StartDynamicChild(extra_args), timeout)  # type: ignore[no-any-return]

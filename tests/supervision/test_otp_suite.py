@@ -25,7 +25,6 @@ from actors.supervision import (
     AutoShutdown,
     ChildCounts,
     ChildError,
-    ChildInfo,
     ChildSpec,
     ChildStartError,
     ChildType,
@@ -37,9 +36,9 @@ from actors.supervision import (
     SupervisorSpec,
     load_spec,
 )
+from actors.supervision._supervisor import StartChild, _Failed
 
 from actors import Actor, ActorCrashed, ActorRef, ActorSystem
-from actors.supervision._supervisor import StartChild, _Failed
 from tests.supervision.support import (
     Crash,
     Gate,
@@ -422,7 +421,7 @@ def test_otp_sup_flags_bad_combination() -> None:
     any_significant or all_significant is a bad_combination (issue 13, observation 5)."""
     template = ChildSpec(id="t", actor=_Quiet, restart=TRANSIENT)
     for auto in (AutoShutdown.ANY_SIGNIFICANT, AutoShutdown.ALL_SIGNIFICANT):
-        with pytest.raises(SpecError, match="simple_one_for_one .* cannot have `auto_shutdown`"):
+        with pytest.raises(SpecError, match=r"simple_one_for_one .* cannot have `auto_shutdown`"):
             SupervisorSpec(strategy=SIMPLE, children=[template], auto_shutdown=auto)
         with pytest.raises(SpecError, match="cannot have `auto_shutdown`"):
             load_spec(

@@ -160,7 +160,9 @@ def test_supervisor_spec_significant_child_with_auto_shutdown_never_rejected() -
 
 def test_child_spec_bad_restart_value_rejected_naming_field() -> None:
     # OTP child_specs: {invalid_restart_type, prmanent}.
-    with pytest.raises(SpecError, match=r"^child `a`: Invalid enum value 'prmanent' - at `\$\.restart`$"):
+    with pytest.raises(
+        SpecError, match=r"^child `a`: Invalid enum value 'prmanent' - at `\$\.restart`$"
+    ):
         ChildSpec(id="a", actor=Worker, restart="prmanent")  # type: ignore[arg-type]
 
 
@@ -172,7 +174,9 @@ def test_supervisor_spec_bad_strategy_value_rejected_naming_field() -> None:
 
 def test_child_spec_negative_shutdown_rejected() -> None:
     # OTP child_specs: {invalid_shutdown, -10}.
-    with pytest.raises(SpecError, match=r"^child `a`: Expected `float` >= 0.0 - at `\$\.shutdown`$"):
+    with pytest.raises(
+        SpecError, match=r"^child `a`: Expected `float` >= 0.0 - at `\$\.shutdown`$"
+    ):
         ChildSpec(id="a", actor=Worker, shutdown=-10)
 
 
@@ -187,7 +191,9 @@ def test_child_spec_shutdown_of_wrong_kind_rejected(shutdown: Any) -> None:
 
 
 def test_child_spec_nan_shutdown_rejected() -> None:
-    with pytest.raises(SpecError, match=r"^child `a`: Expected `float` >= 0.0 - at `\$\.shutdown`$"):
+    with pytest.raises(
+        SpecError, match=r"^child `a`: Expected `float` >= 0.0 - at `\$\.shutdown`$"
+    ):
         ChildSpec(id="a", actor=Worker, shutdown=math.nan)
 
 
@@ -267,7 +273,9 @@ def test_child_spec_type_contradicting_actor_rejected() -> None:
 
 
 def test_child_spec_zero_mailbox_size_rejected() -> None:
-    with pytest.raises(SpecError, match=r"^child `a`: Expected `int` >= 1 - at `\$\.mailbox_size`$"):
+    with pytest.raises(
+        SpecError, match=r"^child `a`: Expected `int` >= 1 - at `\$\.mailbox_size`$"
+    ):
         ChildSpec(id="a", actor=Worker, mailbox_size=0)
 
 
@@ -285,9 +293,7 @@ def test_supervisor_spec_non_positive_within_rejected(within: float) -> None:
 
 
 def test_backoff_min_above_max_rejected() -> None:
-    with pytest.raises(
-        SpecError, match=r"^backoff needs `min` <= `max`, got min=2.0, max=1.0$"
-    ):
+    with pytest.raises(SpecError, match=r"^backoff needs `min` <= `max`, got min=2.0, max=1.0$"):
         Backoff(min=2.0, max=1.0)
 
 
@@ -298,10 +304,14 @@ def test_backoff_zero_min_rejected() -> None:
 
 @pytest.mark.parametrize("jitter", [1.0, -0.1])
 def test_backoff_jitter_outside_unit_interval_rejected(jitter: float) -> None:
-    with pytest.raises(SpecError, match=r"^backoff: Expected `float` (>= 0.0|< 1.0) - at `\$\.jitter`$"):
+    with pytest.raises(
+        SpecError, match=r"^backoff: Expected `float` (>= 0.0|< 1.0) - at `\$\.jitter`$"
+    ):
         Backoff(jitter=jitter)
 
 
 def test_backoff_non_positive_reset_after_rejected() -> None:
-    with pytest.raises(SpecError, match=r"^backoff: Expected `float` > 0.0 - at `\$\.reset_after`$"):
+    with pytest.raises(
+        SpecError, match=r"^backoff: Expected `float` > 0.0 - at `\$\.reset_after`$"
+    ):
         Backoff(reset_after=0)
