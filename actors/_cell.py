@@ -351,12 +351,10 @@ class ActorCell:
 
     def _report_failure(self, exc: BaseException, message: Any) -> None:
         message_type = None if message is None else type(message).__name__
-        log.error(
-            "actor failed",
-            actor=self.path,
-            message_type=message_type,
-            exc_info=exc,
-        )
+        # One line per crash at error level, the traceback at debug level: a burst of
+        # crashes stays readable (OTP's crash reports are filtered alike).
+        log.error("actor failed", actor=self.path, message_type=message_type, error=describe(exc))
+        log.debug("actor failed: traceback", actor=self.path, exc_info=exc)
         system = self.system
         system._failures += 1
         if system._listeners:

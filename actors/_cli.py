@@ -17,10 +17,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ._actor import Actor
 from ._logging import configure_logging, get_logger
-from ._messages import ActorFailed, ActorRestarted, ActorStarted, ActorStopped, Terminated
-from ._ref import ActorRef
+from ._messages import ActorFailed, ActorRestarted, ActorStarted, ActorStopped
+from ._ref import current_cell
 from ._run import run as run_loop
 from ._system import ActorSystem
 
@@ -67,21 +66,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-class _StopWhenTerminated(Actor):
-    """Sets ``stop`` when the watched tree stops."""
-
-    def __init__(self, tree: ActorRef, stop: asyncio.Event) -> None:
-        self.tree = tree
-        self.stop_event = stop
-
-    async def started(self) -> None:
-        self.watch(self.tree)
-
-    async def receive(self, message: Any) -> None:
-        if isinstance(message, Terminated):
-            self.stop_event.set()
-
-
 async def _run_tree(spec: Any, name: str, duration: float | None) -> str:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -89,8 +73,22 @@ async def _run_tree(spec: Any, name: str, duration: float | None) -> str:
         loop.add_signal_handler(signum, stop.set)
     restarts: collections.Counter[str] = collections.Counter()
     failures: collections.Counter[str] = collections.Counter()
+    tree_path: list[str] = []  # the top supervisor's path, once spawned
 
     def on_event(event: object) -> None:
+        # Listeners run inside whichever actor emitted the event (a supervisor
+        # restarting a child): log outside it, so the line does not carry that actor's
+        # message type.
+        token = current_cell.set(None)
+        try:
+            log_event(event)
+        finally:
+            current_cell.reset(token)
+        # A tree may end by itself (auto_shutdown): then there is nothing left to run.
+        if isinstance(event, ActorStopped) and [event.actor] == tree_path:
+            stop.set()
+
+    def log_event(event: object) -> None:
         # Failures are logged where they happen (with the traceback); the rest here.
         if isinstance(event, ActorStarted):
             log.info("actor started", actor=event.actor, actor_class=event.actor_class)
@@ -106,8 +104,9 @@ async def _run_tree(spec: Any, name: str, duration: float | None) -> str:
         async with ActorSystem(name) as system:
             system._listeners.append(on_event)
             tree = await system.spawn_tree(spec)
-            # A tree may end by itself (auto_shutdown): then there is nothing left to run.
-            await system.spawn(_StopWhenTerminated, tree, stop)
+            tree_path.append(tree.path)
+            if not tree.is_alive():
+                stop.set()
             try:
                 async with asyncio.timeout(duration):
                     await stop.wait()

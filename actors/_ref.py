@@ -156,13 +156,15 @@ class ActorRef:
         except MailboxClosed:
             self._cell.undeliverable(message, "stopped")
 
-    async def ask(self, message: Any, *, timeout: float = 5.0) -> Any:
+    async def ask(self, message: Any, *, timeout: float | None = 5.0) -> Any:
         """Send ``message`` and wait for the answer: the return value of the actor's
         ``receive`` (or whatever it passes to ``self.sender.tell``).
 
         Raises :class:`ActorNotFound` at once if the actor is stopped, or if it stops
         before handling the message; :class:`ActorCrashed` (the actor's exception as
         ``__cause__``) if handling raised; :class:`AskTimeout` after ``timeout`` seconds.
+        ``timeout=None`` arms no timer of the ask's own: the caller's
+        ``asyncio.timeout()`` (or cancellation) governs.
         """
         cell = self._cell
         if cell.mailbox._closed:
@@ -176,12 +178,21 @@ class ActorRef:
         future = loop.create_future()
         latency = cell.system._ask_latency
         started = latency.start()
-        cell.mailbox._offer(Envelope(message, Reply(future), trace_of_sender()))
-        timer = loop.call_later(timeout, _expire, future, cell, message, timeout)
+        # The timer is armed before the message is queued, and the finally clause
+        # undoes both if queuing raises: no answer is left without an asker.
+        timer = (
+            None
+            if timeout is None
+            else loop.call_later(timeout, _expire, future, cell, message, timeout)
+        )
         try:
+            cell.mailbox._offer(Envelope(message, Reply(future), trace_of_sender()))
             return await future
         finally:
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
+            if not future.done():
+                future.cancel()
             latency.stop(started)
 
 

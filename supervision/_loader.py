@@ -79,7 +79,16 @@ def _decode(run: Callable[[], SupervisorSpec], label: str) -> SupervisorSpec:
 
 
 def _looks_like_path(source: str) -> bool:
-    return "\n" not in source and Path(source).suffix.lower() in _SUFFIXES
+    """One line that names a spec file, an existing file, or anything without the
+    `:`, `=` or `{` every spec text needs: a path (a wrong suffix is then reported
+    as such, rather than the name being parsed as YAML text)."""
+    if "\n" in source:
+        return False
+    return (
+        Path(source).suffix.lower() in _SUFFIXES
+        or Path(source).is_file()
+        or (source.strip() != "" and not re.search(r"[:={]", source))
+    )
 
 
 def _guess(text: str) -> Format:

@@ -1,21 +1,27 @@
 """Child and supervisor specifications: what to start, how to restart it.
 
 Specs are ``msgspec.Struct``s, so one definition serves Python code and spec files
-(TOML, YAML, JSON, a dict): ``msgspec.convert`` validates a file's data into these very
-classes, and ``__post_init__`` checks what types alone cannot (duplicate ids,
-``significant`` on a permanent child, an ``actor`` named ``"package.module:Class"`` that
-does not import). Every error names the field and the offending value.
+(TOML, YAML, JSON, a dict). Field types and their ``Meta`` constraints are msgspec's to
+check, so an error carries the exact path (`` - at `$.children[0].actor.within` ``):
+decoding a file checks them on the way in, and ``check_fields`` runs the very same
+conversion for a spec built in Python (msgspec does not validate ``__init__``
+arguments). ``__post_init__`` adds only what one field alone cannot say (duplicate ids,
+``significant`` on a permanent child, a strategy that forbids an option, an ``actor``
+named ``"package.module:Class"`` that does not import).
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import importlib
 import math
 import re
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
+import sys
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, get_type_hints
 
 import msgspec
+from msgspec import Meta
 
 from actors import Actor, Overflow
 
@@ -45,6 +51,12 @@ INFINITY: Final = "infinity"
 """``ChildSpec.shutdown`` value: wait for the child however long it takes."""
 
 DEFAULT_WORKER_SHUTDOWN = 5.0
+
+# Finite numbers only: OTP refuses `infinity` as an intensity or a period, and msgspec
+# accepts an infinite float unless bounded (its `lt`/`le` must themselves be finite).
+Seconds = Annotated[float, Meta(gt=0, le=sys.float_info.max)]
+Fraction = Annotated[float, Meta(ge=0, lt=1)]
+Count = Annotated[int, Meta(ge=0)]
 
 
 class Strategy(enum.Enum):
@@ -89,35 +101,44 @@ class Backoff(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=T
     it waits are kept and delivered after the restart.
     """
 
-    min: float = 0.1
-    max: float = 10.0
-    jitter: float = 0.1
-    reset_after: float = 30.0
+    min: Seconds = 0.1
+    max: Seconds = 10.0
+    jitter: Fraction = 0.1
+    reset_after: Seconds = 30.0
 
     def __post_init__(self) -> None:
-        if not 0 < self.min <= self.max:
-            raise SpecError(
-                f"backoff needs 0 < `min` <= `max`, got min={self.min!r}, max={self.max!r}"
-            )
-        if not 0 <= self.jitter < 1:
-            raise SpecError(f"backoff `jitter` must be in [0, 1), got {self.jitter!r}")
-        if self.reset_after <= 0:
-            raise SpecError(f"backoff `reset_after` must be > 0, got {self.reset_after!r}")
+        check_fields(self, "backoff: ")
+        if not self.min <= self.max:
+            raise SpecError(f"backoff needs `min` <= `max`, got min={self.min!r}, max={self.max!r}")
 
 
-E = TypeVar("E", bound=enum.Enum)
+@functools.cache
+def _field_types(cls: type[msgspec.Struct]) -> dict[str, Any]:
+    # This module's globals: the classes are presented as `actors.supervision`.
+    hints = get_type_hints(cls, globalns=globals(), include_extras=True)
+    return {name: hints[name] for name in cls.__struct_fields__ if hints[name] is not Any}
 
 
-def as_enum(enum_class: type[E], value: Any, field: str, owner: str) -> E:
-    """Accept an enum member or its lowercase value (Python code may pass strings;
-    msgspec does not validate ``__init__`` arguments), else raise naming the field."""
-    if isinstance(value, enum_class):
-        return value
-    try:
-        return enum_class(value)
-    except ValueError:
-        allowed = ", ".join(repr(member.value) for member in enum_class)
-        raise SpecError(f"{owner}`{field}` must be one of {allowed}, got {value!r}") from None
+def check_fields(spec: msgspec.Struct, owner: str) -> None:
+    """Validate every typed field of ``spec`` with msgspec, as decoding a file would,
+    and store the converted values (``"permanent"`` becomes ``Restart.PERMANENT``).
+
+    A spec built in Python needs this because msgspec validates decoded data but not
+    ``__init__`` arguments; for decoded data it finds nothing new. The error names the
+    field and its path, e.g. ``child `db`: Expected `int` >= 1 - at `$.mailbox_size```.
+    """
+    for name, field_type in _field_types(type(spec)).items():
+        value = getattr(spec, name)
+        try:
+            converted = msgspec.convert(value, field_type)
+        except msgspec.ValidationError as exc:
+            text, inner = str(exc), ""
+            match = _AT.match(text)
+            if match:
+                text, inner = match.groups()
+            raise SpecError(f"{owner}{text} - at `$.{name}{inner}`") from None
+        if converted is not value:
+            setattr(spec, name, converted)
 
 
 def import_actor(target: str) -> type[Actor]:
@@ -190,26 +211,22 @@ class ChildSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     (``whereis``); ``mailbox_size`` and ``overflow`` bound its mailbox.
     """
 
-    id: str
+    id: Annotated[str, Meta(min_length=1)]
     actor: Any
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
     restart: Restart = Restart.PERMANENT
-    shutdown: float | Literal["brutal_kill", "infinity"] | None = None
+    shutdown: Annotated[float, Meta(ge=0)] | Literal["brutal_kill", "infinity"] | None = None
     type: ChildType | None = None
     significant: bool = False
     name: str | None = None
-    mailbox_size: int | None = None
+    mailbox_size: Annotated[int, Meta(ge=1)] | None = None
     overflow: Overflow = Overflow.WAIT
 
     def __post_init__(self) -> None:
-        if not isinstance(self.id, str) or not self.id:
-            raise SpecError(f"child `id` must be a non-empty string, got {self.id!r}")
-        owner = f"child `{self.id}`: "
-        self.restart = as_enum(Restart, self.restart, "restart", owner)
-        self.overflow = as_enum(Overflow, self.overflow, "overflow", owner)
-        if self.type is not None:
-            self.type = as_enum(ChildType, self.type, "type", owner)
+        check_fields(
+            self, f"child `{self.id}`: " if self.id and isinstance(self.id, str) else "child: "
+        )
         actor = self.actor
         if isinstance(actor, str):
             self.actor = import_actor(actor)
@@ -238,20 +255,6 @@ class ChildSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 f"child `{self.id}`: `significant` cannot be true for a permanent child "
                 "(use restart 'transient' or 'temporary')"
             )
-        shutdown = self.shutdown
-        if isinstance(shutdown, (int, float)) and not isinstance(shutdown, bool):
-            if not shutdown >= 0:
-                raise SpecError(f"child `{self.id}`: `shutdown` must be >= 0, got {shutdown!r}")
-        elif shutdown not in (None, BRUTAL_KILL, INFINITY):
-            raise SpecError(
-                f"child `{self.id}`: `shutdown` must be seconds, 'brutal_kill' or "
-                f"'infinity', got {shutdown!r}"
-            )
-        if self.mailbox_size is not None and self.mailbox_size < 1:
-            raise SpecError(
-                f"child `{self.id}`: `mailbox_size` must be >= 1, got {self.mailbox_size!r}"
-            )
-        self.args = list(self.args)
 
     @property
     def shutdown_seconds(self) -> float | None:
@@ -278,33 +281,33 @@ class SupervisorSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """
 
     strategy: Strategy = Strategy.ONE_FOR_ONE
-    max_restarts: int = 1
-    within: float = 5.0
+    max_restarts: Count = 1
+    within: Seconds = 5.0
     children: list[ChildSpec] = []
     auto_shutdown: AutoShutdown = AutoShutdown.NEVER
     backoff: Backoff | None = None
     name: str | None = None
 
     def __post_init__(self) -> None:
-        self.strategy = as_enum(Strategy, self.strategy, "strategy", "")
-        self.auto_shutdown = as_enum(AutoShutdown, self.auto_shutdown, "auto_shutdown", "")
-        if isinstance(self.max_restarts, bool) or self.max_restarts < 0:
-            raise SpecError(f"`max_restarts` must be >= 0, got {self.max_restarts!r}")
-        if not self.within > 0:
-            raise SpecError(f"`within` must be > 0 seconds, got {self.within!r}")
+        check_fields(self, "")
         seen: set[str] = set()
         for child in self.children:
-            if not isinstance(child, ChildSpec):
-                raise SpecError(f"`children` must hold ChildSpecs, got {child!r}")
             if child.id in seen:
                 raise SpecError(f"duplicate child id `{child.id}`")
             seen.add(child.id)
             check_significance(child, self.auto_shutdown)
-        if self.strategy is Strategy.SIMPLE_ONE_FOR_ONE and len(self.children) != 1:
-            raise SpecError(
-                "a simple_one_for_one supervisor needs exactly one template child, "
-                f"got {len(self.children)}"
-            )
+        if self.strategy is Strategy.SIMPLE_ONE_FOR_ONE:
+            if len(self.children) != 1:
+                raise SpecError(
+                    "a simple_one_for_one supervisor needs exactly one template child, "
+                    f"got {len(self.children)}"
+                )
+            if self.auto_shutdown is not AutoShutdown.NEVER:
+                # OTP's bad_combination: its dynamic children cannot be significant.
+                raise SpecError(
+                    "a simple_one_for_one supervisor cannot have `auto_shutdown` "
+                    f"{self.auto_shutdown.value!r}; use 'never'"
+                )
 
     async def start_tree(self, system: ActorSystem, parent: Parent) -> SupervisorRef:
         """Start this tree under ``parent`` (``ActorSystem.spawn_tree`` calls this)."""

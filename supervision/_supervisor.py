@@ -106,8 +106,11 @@ class StartAfterBackoff(msgspec.Struct, frozen=True):
 
 
 class StartChild(msgspec.Struct, frozen=True):
-    spec: ChildSpec | None
-    args: tuple[Any, ...] = ()
+    spec: ChildSpec
+
+
+class StartDynamicChild(msgspec.Struct, frozen=True):
+    args: tuple[Any, ...]
 
 
 class TerminateChild(msgspec.Struct, frozen=True):
@@ -148,36 +151,45 @@ class SupervisorRef(ActorRef):
 
     __slots__ = ()
 
-    async def _call(self, request: Any, timeout: float) -> Any:
+    async def _call(self, request: Any, timeout: float | None) -> Any:
         result = await self.ask(request, timeout=timeout)
         if isinstance(result, _Failed):
             raise result.error
         return result
 
-    async def start_child(self, *spec_or_args: Any, timeout: float = 5.0) -> ActorRef:
-        """Start a child: ``start_child(ChildSpec(...))``, or for simple_one_for_one
-        ``start_child(*extra_args)`` (appended to the template's args)."""
-        if len(spec_or_args) == 1 and isinstance(spec_or_args[0], ChildSpec):
-            return await self._call(StartChild(spec_or_args[0]), timeout)  # type: ignore[no-any-return]
-        return await self._call(StartChild(None, spec_or_args), timeout)  # type: ignore[no-any-return]
+    async def start_child(self, spec: ChildSpec, *, timeout: float | None = 5.0) -> ActorRef:
+        """Add and start a child after the others (not for simple_one_for_one, whose
+        children come from ``start_dynamic_child``). Anything but a ``ChildSpec``
+        raises ``SpecError`` here, before it reaches the supervisor."""
+        if not isinstance(spec, ChildSpec):
+            raise SpecError(
+                f"start_child needs a ChildSpec, got {spec!r} (a simple_one_for_one "
+                "supervisor starts children with start_dynamic_child(*extra_args))"
+            )
+        return await self._call(StartChild(spec), timeout)  # type: ignore[no-any-return]
 
-    async def terminate_child(self, child: str | ActorRef, *, timeout: float = 5.0) -> None:
+    async def start_dynamic_child(self, *extra_args: Any, timeout: float | None = 5.0) -> ActorRef:
+        """simple_one_for_one only: start a child from the template, its args being
+        the template's followed by ``extra_args``."""
+        return await self._call(StartDynamicChild(extra_args), timeout)  # type: ignore[no-any-return]
+
+    async def terminate_child(self, child: str | ActorRef, *, timeout: float | None = 5.0) -> None:
         """Stop a child (its shutdown time honoured); its spec is kept, unless it is
         temporary or dynamic (simple_one_for_one: pass the child's ref)."""
         await self._call(TerminateChild(child), timeout)
 
-    async def restart_child(self, child_id: str, *, timeout: float = 5.0) -> ActorRef:
+    async def restart_child(self, child_id: str, *, timeout: float | None = 5.0) -> ActorRef:
         """Start again a child that was terminated (its spec kept)."""
         return await self._call(RestartChild(child_id), timeout)  # type: ignore[no-any-return]
 
-    async def delete_child(self, child_id: str, *, timeout: float = 5.0) -> None:
+    async def delete_child(self, child_id: str, *, timeout: float | None = 5.0) -> None:
         """Forget the spec of a terminated child."""
         await self._call(DeleteChild(child_id), timeout)
 
-    async def which_children(self, *, timeout: float = 5.0) -> list[ChildInfo]:
+    async def which_children(self, *, timeout: float | None = 5.0) -> list[ChildInfo]:
         return await self._call(WhichChildren(), timeout)  # type: ignore[no-any-return]
 
-    async def count_children(self, *, timeout: float = 5.0) -> ChildCounts:
+    async def count_children(self, *, timeout: float | None = 5.0) -> ChildCounts:
         return await self._call(CountChildren(), timeout)  # type: ignore[no-any-return]
 
 
@@ -368,8 +380,10 @@ class Supervisor(Actor):
                         "simple_one_for_one", "not allowed for a simple_one_for_one supervisor"
                     )
                 )
-            case StartChild(spec, args):
-                return await self._start_child(spec, args)
+            case StartChild(spec):
+                return await self._start_child(spec)
+            case StartDynamicChild(args):
+                return await self._start_dynamic_child(args)
             case TerminateChild(target):
                 return await self._terminate_child(target)
             case RestartChild(child_id):
@@ -409,33 +423,50 @@ class Supervisor(Actor):
         about = f"child `{key}` of " if key is not None else ""
         return ChildError(f"{about}`{self.ref.path}`: {text}", reason=reason, actor=self.ref.path)
 
-    async def _start_child(self, spec: ChildSpec | None, args: tuple[Any, ...]) -> Any:
+    # A request that reaches the supervisor malformed (a tell or ask of a hand-made
+    # message) is refused with an error reply: it never crashes the supervisor.
+
+    async def _start_child(self, spec: Any) -> Any:
+        if not isinstance(spec, ChildSpec):
+            return _Failed(SpecError(f"start_child needs a ChildSpec, got {spec!r}"))
         if self.spec.strategy is Strategy.SIMPLE_ONE_FOR_ONE:
-            if spec is not None:
-                return _Failed(
-                    self._error(
-                        "simple_one_for_one",
-                        "dynamic children are started with extra args for the template, "
-                        "not with a ChildSpec",
-                    )
+            return _Failed(
+                self._error(
+                    "simple_one_for_one",
+                    "dynamic children are started with start_dynamic_child(*extra_args), "
+                    "not with a ChildSpec",
                 )
-            template = self.spec.children[0]
-            self._dynamic += 1
-            child = self._add(f"{template.id}-{self._dynamic}", template, (*template.args, *args))
-        elif spec is None:
-            raise TypeError("start_child needs a ChildSpec (extra args are for simple_one_for_one)")
-        else:
-            existing = self._by_key.get(spec.id)
-            if existing is not None:
-                if existing.running:
-                    return _Failed(self._error("already_started", "already started", spec.id))
-                # Terminated or restarting: the spec is there, the child is not (OTP).
-                return _Failed(self._error("already_present", "already present", spec.id))
-            try:
-                check_significance(spec, self.spec.auto_shutdown)
-            except SpecError as error:
-                return _Failed(error)
-            child = self._add(spec.id, spec, tuple(spec.args))
+            )
+        existing = self._by_key.get(spec.id)
+        if existing is not None:
+            if existing.running:
+                return _Failed(self._error("already_started", "already started", spec.id))
+            # Terminated or restarting: the spec is there, the child is not (OTP).
+            return _Failed(self._error("already_present", "already present", spec.id))
+        try:
+            check_significance(spec, self.spec.auto_shutdown)
+        except SpecError as error:
+            return _Failed(error)
+        return await self._start_new(self._add(spec.id, spec, tuple(spec.args)))
+
+    async def _start_dynamic_child(self, args: Any) -> Any:
+        if self.spec.strategy is not Strategy.SIMPLE_ONE_FOR_ONE:
+            return _Failed(
+                self._error(
+                    "not_simple_one_for_one",
+                    "start_dynamic_child is for simple_one_for_one supervisors; "
+                    "use start_child(ChildSpec(...))",
+                )
+            )
+        if not isinstance(args, (tuple, list)):
+            return _Failed(SpecError(f"start_dynamic_child needs a tuple of args, got {args!r}"))
+        template = self.spec.children[0]
+        self._dynamic += 1
+        key = f"{template.id}-{self._dynamic}"
+        return await self._start_new(self._add(key, template, (*template.args, *args)))
+
+    async def _start_new(self, child: _Child) -> Any:
+        """Start a child just added: its ref, or the start error (no slot kept)."""
         try:
             cell = await self._start(child)
         except ChildStartError as error:
@@ -470,9 +501,9 @@ class Supervisor(Actor):
     def _stopped_child(self, child_id: str) -> _Child | _Failed:
         """The child ``child_id`` if it is terminated: what restart_child and
         delete_child need (OTP's not_found / restarting / running errors otherwise)."""
-        child = self._by_key.get(child_id)
+        child = self._by_key.get(child_id) if isinstance(child_id, str) else None
         if child is None:
-            return _Failed(self._error("not_found", "not found", child_id))
+            return _Failed(self._error("not_found", "not found", str(child_id)))
         if child.restarting:
             return _Failed(self._error("restarting", "is restarting", child_id))
         if child.running:
@@ -493,6 +524,8 @@ class Supervisor(Actor):
         child = self._stopped_child(child_id)
         if isinstance(child, _Failed):
             return child
+        # A child left terminated by a failed group restart still holds its kept cell.
+        self._finalize_slot(child, ExitReason.SHUTDOWN)
         self._remove(child)
         return None
 
@@ -570,8 +603,12 @@ class Supervisor(Actor):
             try:
                 cell = await self._start(member)
             except ChildStartError:
-                for rest in members[index:]:
-                    rest.restarting = True
+                # As OTP: the child that failed is restarting; the ones after it in
+                # the group are terminated (restartable, deletable) until its retry
+                # restarts the group from it.
+                for rest in members[index + 1 :]:
+                    rest.restarting = False
+                member.restarting = True
                 # At the back of the mailbox, as OTP's try_again_restart cast: requests
                 # already queued (a terminate_child, a shutdown) go first.
                 cell_of(self.ref).deliver(TryAgain(member.key), Priority.NORMAL)
@@ -625,6 +662,12 @@ class Supervisor(Actor):
             raise self._start_error(child, exc, fresh) from exc
         child.restarting = False
         child.started_at = asyncio.get_running_loop().time()
+        if spec.restart is Restart.TEMPORARY:
+            # Never restarted, so its start arguments are not kept (OTP): a supervisor
+            # of many short-lived workers must not hold what they were started with.
+            child.args = ()
+            if spec.args or spec.kwargs:
+                child.spec = msgspec.structs.replace(spec, args=[], kwargs={})
         return cell
 
     def _start_error(self, child: _Child, cause: BaseException, fresh: bool) -> ChildStartError:
@@ -705,7 +748,8 @@ def _new_child_cell(
             name=spec.name,
             label=key,
             mailbox=mailbox,
-            keep_factory=True,
+            # The factory holds the start arguments; only a restart needs it.
+            keep_factory=spec.restart is not Restart.TEMPORARY,
         )
     cell.shutdown = spec.shutdown_seconds
     return cell

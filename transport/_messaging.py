@@ -125,7 +125,7 @@ class Messaging:
             return
         writer.publish(ref.subject, payload, "", self.headers(type_name), message)
 
-    async def ask(self, ref: RemoteRef, message: Any, timeout: float) -> Any:
+    async def ask(self, ref: RemoteRef, message: Any, timeout: float | None) -> Any:
         node = self.node
         assert node.codec is not None
         name = type(message).__name__
@@ -144,12 +144,16 @@ class Messaging:
         reply = writer.reply_prefix + token
         latency = ask_latency(node.system) if node.system is not None else None
         started = latency.start() if latency is not None else 0.0
-        writer.publish(ref.subject, payload, reply, self.headers(type_name), message)
-        timer = loop.call_later(timeout, self._ask_expired, token, timeout)
+        # Armed before publishing; the finally clause undoes it if publishing raises.
+        timer = (
+            None if timeout is None else loop.call_later(timeout, self._ask_expired, token, timeout)
+        )
         try:
+            writer.publish(ref.subject, payload, reply, self.headers(type_name), message)
             return await future
         finally:
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
             self.asks.pop(token, None)
             if latency is not None:
                 latency.stop(started)

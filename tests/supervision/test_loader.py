@@ -319,7 +319,7 @@ def test_load_spec_missing_required_field_points_at_entry() -> None:
 def test_load_spec_bad_shutdown_points_at_entry() -> None:
     with pytest.raises(
         SpecError,
-        match=r"^spec: child `b`: `shutdown` must be >= 0, got -3.0 - at `\$\.children\[1\]`$",
+        match=r"^spec: Expected `float` >= 0.0 - at `\$\.children\[1\]\.shutdown`$",
     ):
         load_spec(_with_child(shutdown=-3.0))
 

@@ -160,19 +160,23 @@ def test_supervisor_spec_significant_child_with_auto_shutdown_never_rejected() -
 
 def test_child_spec_bad_restart_value_rejected_naming_field() -> None:
     # OTP child_specs: {invalid_restart_type, prmanent}.
-    with pytest.raises(SpecError, match=r"`restart`.*'prmanent'"):
+    with pytest.raises(
+        SpecError, match=r"^child `a`: Invalid enum value 'prmanent' - at `\$\.restart`$"
+    ):
         ChildSpec(id="a", actor=Worker, restart="prmanent")  # type: ignore[arg-type]
 
 
 def test_supervisor_spec_bad_strategy_value_rejected_naming_field() -> None:
     # OTP sup_flags: {invalid_strategy, none_for_one}.
-    with pytest.raises(SpecError, match=r"`strategy`.*'none_for_one'"):
+    with pytest.raises(SpecError, match=r"^Invalid enum value 'none_for_one' - at `\$\.strategy`$"):
         SupervisorSpec(strategy="none_for_one")  # type: ignore[arg-type]
 
 
 def test_child_spec_negative_shutdown_rejected() -> None:
     # OTP child_specs: {invalid_shutdown, -10}.
-    with pytest.raises(SpecError, match=r"^child `a`: `shutdown` must be >= 0, got -10$"):
+    with pytest.raises(
+        SpecError, match=r"^child `a`: Expected `float` >= 0.0 - at `\$\.shutdown`$"
+    ):
         ChildSpec(id="a", actor=Worker, shutdown=-10)
 
 
@@ -180,13 +184,16 @@ def test_child_spec_negative_shutdown_rejected() -> None:
 def test_child_spec_shutdown_of_wrong_kind_rejected(shutdown: Any) -> None:
     with pytest.raises(
         SpecError,
-        match=r"^child `a`: `shutdown` must be seconds, 'brutal_kill' or 'infinity', got ",
+        match=r"^child `a`: (Invalid enum value '.*'|Expected `float \| str \| null`, got `bool`) "
+        r"- at `\$\.shutdown`$",
     ):
         ChildSpec(id="a", actor=Worker, shutdown=shutdown)
 
 
 def test_child_spec_nan_shutdown_rejected() -> None:
-    with pytest.raises(SpecError, match=r"^child `a`: `shutdown` must be >= 0, got nan$"):
+    with pytest.raises(
+        SpecError, match=r"^child `a`: Expected `float` >= 0.0 - at `\$\.shutdown`$"
+    ):
         ChildSpec(id="a", actor=Worker, shutdown=math.nan)
 
 
@@ -254,7 +261,7 @@ def test_child_spec_actor_of_wrong_type_rejected() -> None:
 
 
 def test_child_spec_empty_id_rejected() -> None:
-    with pytest.raises(SpecError, match=r"^child `id` must be a non-empty string, got ''$"):
+    with pytest.raises(SpecError, match=r"^child: Expected `str` of length >= 1 - at `\$\.id`$"):
         ChildSpec(id="", actor=Worker)
 
 
@@ -266,41 +273,45 @@ def test_child_spec_type_contradicting_actor_rejected() -> None:
 
 
 def test_child_spec_zero_mailbox_size_rejected() -> None:
-    with pytest.raises(SpecError, match=r"^child `a`: `mailbox_size` must be >= 1, got 0$"):
+    with pytest.raises(
+        SpecError, match=r"^child `a`: Expected `int` >= 1 - at `\$\.mailbox_size`$"
+    ):
         ChildSpec(id="a", actor=Worker, mailbox_size=0)
 
 
 def test_supervisor_spec_negative_max_restarts_rejected() -> None:
     # OTP sup_flags: {invalid_intensity, _}.
-    with pytest.raises(SpecError, match=r"^`max_restarts` must be >= 0, got -1$"):
+    with pytest.raises(SpecError, match=r"^Expected `int` >= 0 - at `\$\.max_restarts`$"):
         SupervisorSpec(max_restarts=-1)
 
 
 @pytest.mark.parametrize("within", [0, -1.5])
 def test_supervisor_spec_non_positive_within_rejected(within: float) -> None:
     # OTP sup_flags: {invalid_period, 0}.
-    with pytest.raises(SpecError, match=rf"^`within` must be > 0 seconds, got {within}$"):
+    with pytest.raises(SpecError, match=r"^Expected `float` > 0.0 - at `\$\.within`$"):
         SupervisorSpec(within=within)
 
 
 def test_backoff_min_above_max_rejected() -> None:
-    with pytest.raises(
-        SpecError, match=r"^backoff needs 0 < `min` <= `max`, got min=2.0, max=1.0$"
-    ):
+    with pytest.raises(SpecError, match=r"^backoff needs `min` <= `max`, got min=2.0, max=1.0$"):
         Backoff(min=2.0, max=1.0)
 
 
 def test_backoff_zero_min_rejected() -> None:
-    with pytest.raises(SpecError, match=r"^backoff needs 0 < `min` <= `max`, got min=0"):
+    with pytest.raises(SpecError, match=r"^backoff: Expected `float` > 0.0 - at `\$\.min`$"):
         Backoff(min=0)
 
 
 @pytest.mark.parametrize("jitter", [1.0, -0.1])
 def test_backoff_jitter_outside_unit_interval_rejected(jitter: float) -> None:
-    with pytest.raises(SpecError, match=rf"^backoff `jitter` must be in \[0, 1\), got {jitter}$"):
+    with pytest.raises(
+        SpecError, match=r"^backoff: Expected `float` (>= 0.0|< 1.0) - at `\$\.jitter`$"
+    ):
         Backoff(jitter=jitter)
 
 
 def test_backoff_non_positive_reset_after_rejected() -> None:
-    with pytest.raises(SpecError, match=r"^backoff `reset_after` must be > 0, got 0$"):
+    with pytest.raises(
+        SpecError, match=r"^backoff: Expected `float` > 0.0 - at `\$\.reset_after`$"
+    ):
         Backoff(reset_after=0)

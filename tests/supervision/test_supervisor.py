@@ -1075,8 +1075,8 @@ async def test_simple_one_for_one_starts_no_children_until_asked(journal: Journa
 async def test_simple_one_for_one_start_child_appends_extra_args(journal: Journal) -> None:
     async with ActorSystem("simple") as system:
         sup = await system.spawn_tree(simple(journal))
-        first = await sup.start_child(7, "x")
-        second = await sup.start_child()
+        first = await sup.start_dynamic_child(7, "x")
+        second = await sup.start_dynamic_child()
         assert await first.ask(GetArgs()) == ("base", 7, "x")
         assert await second.ask(GetArgs()) == ("base",)
         infos = await sup.which_children()
@@ -1094,16 +1094,16 @@ async def test_simple_one_for_one_count_children_counts_template_as_one_spec(
     async with ActorSystem("simple") as system:
         sup = await system.spawn_tree(simple(journal))
         assert await sup.count_children() == ChildCounts(1, 0, 0, 0)
-        await sup.start_child()
-        await sup.start_child()
+        await sup.start_dynamic_child()
+        await sup.start_dynamic_child()
         assert await sup.count_children() == ChildCounts(1, 2, 0, 2)
 
 
 async def test_simple_one_for_one_terminate_child_by_ref_removes_it(journal: Journal) -> None:
     async with ActorSystem("simple") as system:
         sup = await system.spawn_tree(simple(journal))
-        first = await sup.start_child(1)
-        second = await sup.start_child(2)
+        first = await sup.start_dynamic_child(1)
+        second = await sup.start_dynamic_child(2)
         reason = await watch(system, first)
         await sup.terminate_child(first)
         assert await asyncio.wait_for(reason, 2.0) == "shutdown"
@@ -1116,7 +1116,7 @@ async def test_simple_one_for_one_terminate_child_unknown_ref_refused_not_found(
 ) -> None:
     async with ActorSystem("simple") as system:
         sup = await system.spawn_tree(simple(journal))
-        await sup.start_child()
+        await sup.start_dynamic_child()
         stranger = await system.spawn(Worker, "stranger", journal)
         with pytest.raises(ChildError) as error:
             await sup.terminate_child(stranger)
@@ -1130,7 +1130,7 @@ async def test_simple_one_for_one_terminate_child_already_terminated_succeeds(
     # OTP child_adm_simple: "Terminate non-existing process is ok".
     async with ActorSystem("simple") as system:
         sup = await system.spawn_tree(simple(journal))
-        ref = await sup.start_child()
+        ref = await sup.start_dynamic_child()
         await sup.terminate_child(ref)
         await sup.terminate_child(ref)
         assert await sup.which_children() == []
@@ -1142,7 +1142,7 @@ async def test_simple_one_for_one_terminate_child_by_id_refused_simple_one_for_o
     # OTP: terminate_child(Sup, Id) with an id, not a pid -> {error, simple_one_for_one}.
     async with ActorSystem("simple") as system:
         sup = await system.spawn_tree(simple(journal))
-        await sup.start_child()
+        await sup.start_dynamic_child()
         with pytest.raises(ChildError) as error:
             await sup.terminate_child("w")
         assert error.value.reason == "simple_one_for_one"
@@ -1153,7 +1153,7 @@ async def test_simple_one_for_one_terminate_child_by_id_refused_simple_one_for_o
 async def test_simple_one_for_one_restart_and_delete_refused(journal: Journal, call: str) -> None:
     async with ActorSystem("simple") as system:
         sup = await system.spawn_tree(simple(journal, name="pool"))
-        await sup.start_child()
+        await sup.start_dynamic_child()
         with pytest.raises(
             ChildError,
             match=r"^`simple/pool`: not allowed for a simple_one_for_one supervisor$",
@@ -1167,8 +1167,8 @@ async def test_simple_one_for_one_crashed_child_restarted_with_same_args(
 ) -> None:
     async with ActorSystem("simple") as system:
         sup = await system.spawn_tree(simple(journal, max_restarts=2, within=60))
-        first = await sup.start_child(1)
-        second = await sup.start_child(2)
+        first = await sup.start_dynamic_child(1)
+        second = await sup.start_dynamic_child(2)
         await crash(first)
         assert await first.ask(GetArgs()) == ("base", 1)
         assert [(i.ref, i.status) for i in await sup.which_children()] == [
@@ -1181,8 +1181,8 @@ async def test_simple_one_for_one_crashed_child_restarted_with_same_args(
 async def test_simple_one_for_one_temporary_crashed_child_forgotten(journal: Journal) -> None:
     async with ActorSystem("simple") as system:
         sup = await system.spawn_tree(simple(journal, restart=Restart.TEMPORARY))
-        first = await sup.start_child(1)
-        second = await sup.start_child(2)
+        first = await sup.start_dynamic_child(1)
+        second = await sup.start_dynamic_child(2)
         await crash(first)
         assert [i.ref for i in await sup.which_children()] == [second]
         assert not first.is_alive()
@@ -1194,8 +1194,8 @@ async def test_simple_one_for_one_escalation_stops_other_children(journal: Journ
     with pytest.raises(RestartIntensityExceeded, match=r"more than 4 restart\(s\)"):
         async with ActorSystem("simple") as system:
             sup = await system.spawn_tree(simple(journal, gate=gate, max_restarts=4, within=60))
-            first = await sup.start_child(1)
-            await sup.start_child(2)
+            first = await sup.start_dynamic_child(1)
+            await sup.start_dynamic_child(2)
             gate.fail()
             await crash(first)
             await until_system_fails()
@@ -1208,7 +1208,7 @@ async def test_simple_one_for_one_many_children_stopped_with_supervisor(
 ) -> None:
     async with ActorSystem("simple") as system:
         sup = await system.spawn_tree(simple(journal))
-        refs = [await sup.start_child(n) for n in range(50)]
+        refs = [await sup.start_dynamic_child(n) for n in range(50)]
         await system.stop(sup)
         assert journal.count("stopped", "w") == 50
         assert not any(ref.is_alive() for ref in refs)

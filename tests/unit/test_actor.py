@@ -614,7 +614,11 @@ async def test_handler_exception_logged_with_actor_and_message_type() -> None:
     assert len(errors) == 1
     assert errors[0]["actor"] == "test/fragile"
     assert errors[0]["message_type"] == "Boom"
-    assert isinstance(errors[0]["exc_info"], ValueError)
+    assert errors[0]["error"].startswith("ValueError")
+    assert "exc_info" not in errors[0]  # one line; the traceback is at debug level
+    tracebacks = [entry for entry in logs if entry["event"] == "actor failed: traceback"]
+    assert [entry["log_level"] for entry in tracebacks] == ["debug"]
+    assert isinstance(tracebacks[0]["exc_info"], ValueError)
 
 
 async def test_handler_exception_earlier_messages_handled_later_ones_not() -> None:
