@@ -156,14 +156,28 @@ class ActorRef:
         except MailboxClosed:
             self._cell.undeliverable(message, "stopped")
 
-    async def ask(self, message: Any, *, timeout: float = 5.0) -> Any:
+    async def ask(
+        self,
+        message: Any,
+        *,
+        timeout: float | None = 5.0,
+        priority: Priority = _NORMAL,
+        wait_for_room: bool = False,
+    ) -> Any:
         """Send ``message`` and wait for the answer: the return value of the actor's
         ``receive`` (or whatever it passes to ``self.sender.tell``).
+
+        ``priority`` places the question in the mailbox as ``tell``'s does. A bounded
+        mailbox that is full raises :class:`MailboxFull`, unless ``wait_for_room``: the
+        ask then waits for room as ``send`` does (policy ``WAIT``), within ``timeout``.
 
         Raises :class:`ActorNotFound` at once if the actor is stopped, or if it stops
         before handling the message; :class:`ActorCrashed` (the actor's exception as
         ``__cause__``) if handling raised; :class:`AskTimeout` after ``timeout`` seconds.
+        ``timeout=None`` sets no timer: an enclosing ``asyncio.timeout()`` governs.
         """
+        if wait_for_room:
+            return await self._ask_when_room(message, timeout, priority)
         cell = self._cell
         if cell.mailbox._closed:
             cell.undeliverable(message, "stopped")
@@ -176,13 +190,49 @@ class ActorRef:
         future = loop.create_future()
         latency = cell.system._ask_latency
         started = latency.start()
-        cell.mailbox._offer(Envelope(message, Reply(future), trace_of_sender()))
-        timer = loop.call_later(timeout, _expire, future, cell, message, timeout)
+        cell.mailbox._offer(Envelope(message, Reply(future), trace_of_sender()), priority)
+        timer = (
+            None
+            if timeout is None
+            else loop.call_later(timeout, _expire, future, cell, message, timeout)
+        )
+        try:
+            return await future
+        finally:
+            if timer is not None:
+                timer.cancel()
+            latency.stop(started)
+
+
+    async def _ask_when_room(
+        self, message: Any, timeout: float | None, priority: Priority
+    ) -> Any:
+        """``ask(..., wait_for_room=True)``: one deadline for the room and the answer."""
+        cell = self._cell
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        future = loop.create_future()
+        envelope = Envelope(message, Reply(future), trace_of_sender())
+        try:
+            async with asyncio.timeout_at(deadline):
+                await cell.mailbox.put(envelope, priority)
+        except TimeoutError:
+            assert timeout is not None
+            raise AskTimeout.after(cell.path, message, timeout) from None
+        except MailboxClosed:
+            cell.undeliverable(message, "stopped")
+            raise ActorNotFound(
+                f"ask of `{type(message).__name__}` to `{cell.path}`: the actor is stopped",
+                actor=cell.path,
+                message_type=type(message).__name__,
+            ) from None
+        if deadline is None:
+            return await future
+        timer = loop.call_at(deadline, _expire, future, cell, message, timeout)
         try:
             return await future
         finally:
             timer.cancel()
-            latency.stop(started)
 
 
 def _expire(future: asyncio.Future[Any], cell: ActorCell, message: Any, timeout: float) -> None:

@@ -143,7 +143,7 @@ class ActorSystem:
         self._host_task: asyncio.Task[Any] | None = None
         self._failure: BaseException | None = None
         self._alive = self._spawned = self._stopped = self._failures = self._dead_letters = 0
-        self._handled = self._restarts = 0
+        self._handled = self._restarts = self._unhandled = 0
         # Timing everything would cost asks about 10 % (see LatencyRecorder).
         self._ask_latency = LatencyRecorder(sample_latency)
         self._handle_latency = LatencyRecorder(sample_latency)
@@ -306,11 +306,21 @@ class ActorSystem:
         """The names registered now, in registration order."""
         return list(self._names)
 
-    async def stop(self, ref: ActorRef, *, timeout: float | None = None) -> None:
+    async def stop(
+        self, ref: ActorRef, *, timeout: float | None = None, drain: bool = False
+    ) -> None:
         """Stop ``ref`` (reason ``"shutdown"``) and wait until it has stopped: after the
         message it is handling, its children, then ``stopped()``. After ``timeout``
-        seconds (default: the actor's shutdown time, 5 s) its task is cancelled."""
-        await ref._cell.stop("shutdown", timeout)
+        seconds (default: the actor's shutdown time, 5 s) its task is cancelled.
+
+        ``drain=True`` handles what is queued first (and anything of higher priority
+        than LOW that arrives meanwhile; later LOW messages become dead letters), waiting
+        for room in a full bounded mailbox; ``timeout`` then bounds the draining (None:
+        no limit) before the usual stop."""
+        if drain:
+            await ref._cell.drain_and_stop(timeout)
+        else:
+            await ref._cell.stop("shutdown", timeout)
         if self._transport is not None:
             await self._transport.settle()  # its name is released cluster-wide too
 
@@ -337,6 +347,7 @@ class ActorSystem:
             ask_latency=self._ask_latency.snapshot(),
             handle_latency=self._handle_latency.snapshot(),
             transport={} if transport is None else transport.metrics(),
+            unhandled=self._unhandled,
         )
 
     def health(self) -> Health:
