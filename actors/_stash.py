@@ -67,7 +67,9 @@ class Stash:
         sender = cell.sender
         if sender.__class__ is Reply:
             # The new handle answers the ask; the drain loop's one goes nowhere.
-            sender, sender._future = Reply(sender._future), _ANSWERED
+            answer = Reply(sender._future)
+            sender._future = _ANSWERED
+            sender = answer
         if sender is None and cell.trace is None:
             self._entries.append(message)
         else:
