@@ -461,23 +461,28 @@ class ActorCell:
 
     async def drain_and_stop(self, timeout: float | None) -> None:
         """Stop once the messages queued now are handled (``system.stop(ref,
-        drain=True)``): a marker queued at LOW priority stops the actor when reached.
-        After ``timeout`` seconds (None: no limit) the actor is stopped as it is."""
+        drain=True)``): a marker queued at LOW priority stops the actor when reached,
+        whichever incarnation reaches it (a restart meanwhile keeps draining). After
+        ``timeout`` seconds (None: no limit) its task is cancelled, as ``stop`` does."""
         if self.state not in (STARTING, RUNNING):
             await self.stop("shutdown", timeout)
             return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if self.exit_waiters is None:
-            self.exit_waiters = []
-        self.exit_waiters.append(waiter)
+        loop = asyncio.get_running_loop()
         if self.toolkit is None:
             Toolkit(self.actor)  # its dispatcher recognizes the marker
-        await self.mailbox.put(DRAIN, Priority.LOW)
         try:
             async with asyncio.timeout(timeout):
-                await asyncio.shield(waiter)
+                await self.mailbox.put(DRAIN, Priority.LOW)
+                while self.state != STOPPED and self.mailbox.peek(_is_drain) is not None:
+                    waiter: asyncio.Future[None] = loop.create_future()
+                    if self.exit_waiters is None:
+                        self.exit_waiters = []
+                    self.exit_waiters.append(waiter)
+                    await asyncio.shield(waiter)
         except TimeoutError:
-            await self.stop("shutdown")
+            await self.stop("shutdown", 0)
+            return
+        await self.stop("shutdown")
 
     def _exited(self, reason: Reason) -> None:
         self._close_toolkit()

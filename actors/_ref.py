@@ -203,10 +203,7 @@ class ActorRef:
                 timer.cancel()
             latency.stop(started)
 
-
-    async def _ask_when_room(
-        self, message: Any, timeout: float | None, priority: Priority
-    ) -> Any:
+    async def _ask_when_room(self, message: Any, timeout: float | None, priority: Priority) -> Any:
         """``ask(..., wait_for_room=True)``: one deadline for the room and the answer."""
         cell = self._cell
         loop = asyncio.get_running_loop()
@@ -226,7 +223,7 @@ class ActorRef:
                 actor=cell.path,
                 message_type=type(message).__name__,
             ) from None
-        if deadline is None:
+        if deadline is None or timeout is None:
             return await future
         timer = loop.call_at(deadline, _expire, future, cell, message, timeout)
         try:

@@ -315,8 +315,8 @@ class ActorSystem:
 
         ``drain=True`` handles what is queued first (and anything of higher priority
         than LOW that arrives meanwhile; later LOW messages become dead letters), waiting
-        for room in a full bounded mailbox; ``timeout`` then bounds the draining (None:
-        no limit) before the usual stop."""
+        for room in a full bounded mailbox; ``timeout`` then bounds the whole of it
+        (None: no limit), after which the actor's task is cancelled."""
         if drain:
             await ref._cell.drain_and_stop(timeout)
         else:

@@ -22,7 +22,6 @@ from ._timers import Timer, Timers, _seconds
 
 if TYPE_CHECKING:
     from ._actor import Actor
-    from ._cell import ActorCell
 
 __all__ = ["DRAIN", "Toolkit", "toolkit_of"]
 
@@ -70,9 +69,10 @@ class Toolkit:
         """The cell's entry point while the actor uses the toolkit."""
         if message.__class__ is Timer:
             timer: Timer = message
-            live = (
-                timer.delivered() if timer.key is _RECEIVE_TIMEOUT else self.timers._delivered(timer)
-            )
+            if timer.key is _RECEIVE_TIMEOUT:
+                live = timer.delivered()
+            else:
+                live = self.timers._delivered(timer)
             if not live:
                 return NO_REPLY
             message = self.cell.message = timer.message
@@ -86,8 +86,7 @@ class Toolkit:
     def become(self, handler: Handler) -> None:
         if not inspect.iscoroutinefunction(handler):
             raise TypeError(
-                f"become() takes an async callable (`async def handler(message)`), "
-                f"got {handler!r}"
+                f"become() takes an async callable (`async def handler(message)`), got {handler!r}"
             )
         self.behaviour = handler
 
@@ -151,4 +150,3 @@ def toolkit_of(actor: Actor) -> Toolkit:
     if toolkit is None or toolkit.actor is not actor:
         return Toolkit(actor)
     return toolkit
-

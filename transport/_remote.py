@@ -72,8 +72,19 @@ class RemoteRef(ActorRef):
     async def send(self, message: Any, priority: Priority = Priority.NORMAL) -> None:
         self.tell(message, priority)
 
-    async def ask(self, message: Any, *, timeout: float = 5.0) -> Any:
-        """Asks are not durable: they go to the actor's node directly."""
+    async def ask(
+        self,
+        message: Any,
+        *,
+        timeout: float | None = 5.0,
+        priority: Priority = Priority.NORMAL,
+        wait_for_room: bool = False,
+    ) -> Any:
+        """Asks are not durable: they go to the actor's node directly. Like ``tell``,
+        a remote ask ignores ``priority`` and ``wait_for_room``; it needs a ``timeout``
+        (the reply subject must not wait forever)."""
+        if timeout is None:
+            raise ValueError(f"an ask to the remote actor `{self.path}` needs a timeout")
         return await self._transport._ask(self, message, timeout)
 
     def _watched_by(self, watcher: ActorCell) -> None:

@@ -7,9 +7,9 @@ from typing import Any
 
 import msgspec
 import pytest
+from actors.supervision import ChildSpec, SupervisorSpec
 
 from actors import Actor, ActorSystem
-from actors.supervision import ChildSpec, SupervisorSpec
 
 from .support import Crash, Get, Ping
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import msgspec
 import pytest
+from actors.supervision import ChildSpec, SupervisorSpec
 
 from actors import Actor, ActorCrashed, ActorNotFound, ActorSystem, DeadLetter, StashOverflow
-from actors.supervision import ChildSpec, SupervisorSpec
 
 from .support import Crash, Get, Ping, Recorder
 
