@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from ._signals import until_signalled
+
 __all__ = ["run"]
 
 T = TypeVar("T")
@@ -22,7 +24,12 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 def run(main: Coroutine[Any, Any, T], *, debug: bool | None = None, uvloop: bool = True) -> T:
     """Run ``main`` to completion on a new event loop, uvloop when installed (and
-    ``uvloop=True``), and return its result: the ``asyncio.run`` of this runtime."""
+    ``uvloop=True``), and return its result: the ``asyncio.run`` of this runtime.
+
+    SIGTERM and SIGINT shut the program down in order: ``main`` is cancelled, so every
+    ``async with ActorSystem`` stops its actors (newest first, ``stopped()`` hooks
+    run), then ``run`` raises ``SystemExit(0)``.
+    """
     factory = loop_factory() if uvloop else None
     with asyncio.Runner(debug=debug, loop_factory=factory) as runner:
-        return runner.run(main)
+        return runner.run(until_signalled(main))
