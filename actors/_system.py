@@ -32,6 +32,7 @@ from ._bus import (
 )
 from ._cell import STOPPED, SUSPENDED, ActorCell, Reason, describe, is_normal, stop_children
 from ._errors import ActorsError
+from ._from_thread import FromThread
 from ._mailbox import Mailbox, Priority
 from ._messages import (
     DeadLetter,
@@ -253,6 +254,14 @@ class ActorSystem:
         With ``ActorSystem(..., strict_events=True)`` an event msgspec cannot encode
         (so could never cross a transport) raises ``TypeError`` naming its type.
         """
+        self._check_event(event)
+        bus = self.event_bus
+        if topic is None and not isinstance(event, _BUS_REQUESTS):
+            bus.tell(event)
+        else:
+            bus.tell(Publish(event, topic))
+
+    def _check_event(self, event: Any) -> None:
         if self.strict_events:
             try:
                 msgspec.msgpack.encode(event)
@@ -260,11 +269,19 @@ class ActorSystem:
                 raise TypeError(
                     f"event of type `{type(event).__qualname__}` cannot be encoded: {exc}"
                 ) from exc
-        bus = self.event_bus
-        if topic is None and not isinstance(event, _BUS_REQUESTS):
-            bus.tell(event)
-        else:
-            bus.tell(Publish(event, topic))
+
+    @property
+    def running(self) -> bool:
+        """True between entering and leaving ``async with`` (actors may be spawned)."""
+        return self._state is _State.OPENED
+
+    @property
+    def from_thread(self) -> FromThread:
+        """``tell``, ``ask`` (blocking the calling thread) and ``publish`` for code on
+        another thread; they raise on the event loop's own thread."""
+        self._opened()
+        assert self._host_task is not None
+        return FromThread(self, self._host_task.get_loop())
 
     async def subscribe(self, subscriber: ActorRef, to: Any, *, timeout: float = 5.0) -> None:
         """Subscribe an actor to events: a type (subclasses match), a topic pattern
