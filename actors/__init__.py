@@ -34,6 +34,7 @@ from ._messages import (
 from ._metrics import Health, Histogram, MetricsCollector, SystemMetrics
 from ._public import present_as as _present_as
 from ._ref import NO_REPLY, ActorRef
+from ._routers import Broadcast, ConsistentHash
 from ._run import run
 from ._system import ActorSystem
 from ._timers import Timers
@@ -53,6 +54,8 @@ __all__ = [
     "add_actor_context",
     "AskTimeout",
     "AsyncEventBus",
+    "Broadcast",
+    "ConsistentHash",
     "current_trace",
     "DeadLetter",
     "EventBus",

@@ -40,6 +40,7 @@ from ._messages import (
 )
 from ._metrics import Health, LatencyRecorder, SystemMetrics
 from ._ref import ActorRef
+from ._routers import Pool, Routing, check_pool
 from ._spawn import new_cell, spawn
 
 __all__ = ["ActorSystem"]
@@ -234,6 +235,26 @@ class ActorSystem:
             self, self._opened(), actor_class, args, kwargs, name=name, mailbox=mailbox
         )
         return cell.ref
+
+    async def spawn_pool(
+        self,
+        worker_class: type[Actor],
+        /,
+        *args: Any,
+        size: int = 8,
+        routing: Routing = "round_robin",
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> ActorRef:
+        """Start ``size`` instances of ``worker_class`` (each with ``args`` and
+        ``kwargs``) behind one ref that routes each message to one of them:
+        ``"round_robin"``, ``"random"``, ``"smallest_mailbox"``, ``"broadcast"`` (to
+        all) or ``ConsistentHash(key=callable)``; ``Broadcast(message)`` reaches every
+        routee whatever the routing. Asks are answered by the routee that handles them.
+        A routee that crashes is restarted in place (the pool's ref stays valid).
+        """
+        check_pool(worker_class, size, routing)
+        return await self.spawn(Pool, worker_class, args, kwargs, size, routing, name=name)
 
     async def spawn_tree(self, spec: TreeSpec) -> ActorRef:
         """Start a supervision tree (a ``supervision.SupervisorSpec``) under the root

@@ -51,6 +51,7 @@ async def test_without_drain_queued_messages_become_dead_letters() -> None:
             worker.tell(Ping(n))
         await system.stop(worker)
         assert done == ["stopped"]
+        await system.subscriptions()  # the bus has delivered what it got
         assert len(await listener.ask(Get())) == 5
 
 
@@ -74,6 +75,7 @@ async def test_low_priority_messages_sent_after_the_drain_are_dead_letters() -> 
         worker.tell(Ping(2), Priority.LOW)  # behind the marker
         await stopping
         assert done == [1, "stopped"]
+        await system.subscriptions()  # the bus has delivered what it got
         letters = await listener.ask(Get())
         assert [letter.message for letter in letters] == [Ping(2)]
 

@@ -42,6 +42,7 @@ async def test_tell_of_an_unhandled_message_is_published_logged_and_counted() ->
         with capture_logs() as logs:
             picky.tell(Other())
             assert await picky.ask(Ping(1)) == 1
+        await system.subscriptions()  # the bus has delivered what it got
         seen = await listener.ask(Get())
         assert seen == [UnhandledMessage("t/picky", Other(), None)]
         assert seen[0].message_type == "Other"
@@ -64,5 +65,6 @@ async def test_unhandled_message_names_the_sending_actor() -> None:
         sender.tell(picky)
         await sender.ask(Ping())
         await picky.ask(Ping())
+        await system.subscriptions()  # the bus has delivered what it got
         seen = await listener.ask(Get())
         assert [event.sender for event in seen] == ["t/sender"]
