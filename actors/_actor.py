@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import structlog
 
 from ._errors import Unhandled
 from ._mailbox import Mailbox
 from ._messages import UnhandledMessage
-from ._ref import NO_REPLY, ActorRef, Reply
+from ._ref import NO_REPLY, ActorRef, M, Reply
 from ._timers import Timers
 from ._toolkit import toolkit_of
 
@@ -23,10 +23,15 @@ __all__ = ["Actor"]
 log = structlog.get_logger("actors")
 
 A = TypeVar("A", bound="Actor")
+N = TypeVar("N")
 
 
-class Actor:
+class Actor(Generic[M]):
     """Subclass this and define ``async def receive(self, message)``.
+
+    ``class Counter(Actor[CounterMsg])`` declares the messages it takes: ``spawn``
+    then returns an ``ActorRef[CounterMsg]`` and mypy reports a ``tell`` of anything
+    else (typing only; a bare ``Actor`` takes anything).
 
     One message is handled at a time, in mailbox order; the value ``receive`` returns
     answers an ``ask``. ``started()`` runs before the first message (if it raises, the
@@ -71,7 +76,7 @@ class Actor:
         cls._has_started_hook = cls.started is not Actor.started
         cls._has_stopped_hook = cls.stopped is not Actor.stopped
 
-    async def receive(self, message: Any) -> Any:
+    async def receive(self, message: M) -> Any:
         """Handle one message; the return value answers an ask."""
         raise NotImplementedError(f"{type(self).__qualname__} does not define receive()")
 
@@ -92,7 +97,7 @@ class Actor:
         what must not outlive it. Supervisors cancel their children here."""
 
     @property
-    def ref(self) -> ActorRef:
+    def ref(self) -> ActorRef[M]:
         """This actor's own ref."""
         return self._cell.ref
 
@@ -115,13 +120,13 @@ class Actor:
 
     async def spawn(
         self,
-        actor_class: type[Actor],
+        actor_class: type[Actor[N]],
         /,
         *args: Any,
         name: str | None = None,
         mailbox: Mailbox | None = None,
         **kwargs: Any,
-    ) -> ActorRef:
+    ) -> ActorRef[N]:
         """Start a child actor; it stops (newest first) before this actor stops."""
         from ._spawn import spawn
 

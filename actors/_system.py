@@ -14,7 +14,7 @@ import enum
 import itertools
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
 import msgspec
 import structlog
@@ -44,6 +44,8 @@ from ._routers import Pool, Routing, check_pool
 from ._spawn import new_cell, spawn
 
 __all__ = ["ActorSystem"]
+
+N = TypeVar("N")  # the messages of the actor being spawned
 
 log = structlog.get_logger("actors")
 
@@ -218,13 +220,13 @@ class ActorSystem:
 
     async def spawn(
         self,
-        actor_class: type[Actor],
+        actor_class: type[Actor[N]],
         /,
         *args: Any,
         name: str | None = None,
         mailbox: Mailbox | None = None,
         **kwargs: Any,
-    ) -> ActorRef:
+    ) -> ActorRef[N]:
         """Create a top-level actor and return its ref once ``started()`` has finished.
 
         ``args`` and ``kwargs`` go to the actor's ``__init__``. A ``name`` registers the
@@ -238,14 +240,14 @@ class ActorSystem:
 
     async def spawn_pool(
         self,
-        worker_class: type[Actor],
+        worker_class: type[Actor[N]],
         /,
         *args: Any,
         size: int = 8,
         routing: Routing = "round_robin",
         name: str | None = None,
         **kwargs: Any,
-    ) -> ActorRef:
+    ) -> ActorRef[N]:
         """Start ``size`` instances of ``worker_class`` (each with ``args`` and
         ``kwargs``) behind one ref that routes each message to one of them:
         ``"round_robin"``, ``"random"``, ``"smallest_mailbox"``, ``"broadcast"`` (to
