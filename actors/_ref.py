@@ -164,6 +164,21 @@ class ActorRef(Generic[M]):
         except MailboxClosed:
             self._cell.undeliverable(message, "stopped")
 
+    def forward(self, message: M, priority: Priority = _NORMAL) -> None:
+        """``tell`` on behalf of the current message's sender: inside an actor, the
+        receiver's ``self.sender`` is who sent the message being handled (an ask's
+        reply handle included), so it answers the original asker. Outside an actor it
+        is ``tell``."""
+        current = _current()
+        if current is None or (current.sender is None and current.trace is None):
+            self.tell(message, priority)
+            return
+        entry = Envelope(message, current.sender, current.trace)
+        try:
+            self._mailbox._offer(entry, priority)
+        except MailboxClosed:
+            self._cell.undeliverable(entry, "stopped")
+
     async def send(self, message: M, priority: Priority = _NORMAL) -> None:
         """Send ``message``, waiting for room if the actor's mailbox is bounded and full
         (policy ``WAIT``): the backpressure-aware ``tell``."""

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from actors import (
+    NO_REPLY,
     Actor,
     ActorNotFound,
     ActorSystem,
@@ -115,3 +116,24 @@ async def test_an_ask_without_timeout_is_governed_by_the_callers_scope() -> None
                 await gated.ask(Ping(1), timeout=None)
         gate.set_result(None)
         assert await gated.ask(Ping(2), timeout=None) == 2
+
+
+async def test_forward_keeps_the_asker_so_the_receiver_answers_it() -> None:
+    class Doubler(Actor):
+        async def receive(self, message: Any) -> Any:
+            return message.n * 2
+
+    class Front(Actor):
+        def __init__(self, back: Any) -> None:
+            self.back = back
+
+        async def receive(self, message: Any) -> Any:
+            self.back.forward(message)
+            return NO_REPLY
+
+    async with ActorSystem("t") as system:
+        back = await system.spawn(Doubler)
+        front = await system.spawn(Front, back)
+        assert await front.ask(Ping(21)) == 42
+        back.forward(Ping(1))  # outside an actor: a tell
+        assert await back.ask(Ping(2)) == 4
