@@ -55,10 +55,11 @@ def test_installed_wheel_imports_actors_namespace_but_no_top_level_supervision(
     zipfile.ZipFile(wheel).extractall(site)
     probe = (
         "import importlib.util, actors, actors.supervision, actors.transport\n"
-        "assert actors.supervision.__file__.startswith(%r), actors.supervision.__file__\n"
+        f"assert actors.supervision.__file__.startswith({str(site)!r}), "
+        "actors.supervision.__file__\n"
         "for name in ('supervision', 'transport'):\n"
         "    assert importlib.util.find_spec(name) is None, name\n"
-    ) % str(site)
+    )
     # Run from an empty folder so the repository's own folders are not on sys.path.
     subprocess.run(
         [sys.executable, "-c", probe],
