@@ -73,20 +73,21 @@ def check_pool(worker_class: Any, size: Any, routing: Any) -> None:
 class _Routees:
     """The parent of a pool's routees: restarts a crashed one in place."""
 
-    __slots__ = ("children", "pool", "system", "task_group")
+    __slots__ = ("children", "closing", "pool", "system", "task_group")
 
     def __init__(self, pool: ActorCell) -> None:
         self.pool = pool
         self.system: ActorSystem = pool.system
         self.task_group: asyncio.TaskGroup = pool.task_group
         self.children: dict[int, ActorCell] | None = {}
+        self.closing = False  # the pool is being killed: restart nothing
 
     @property
     def path(self) -> str:
         return self.pool.path
 
     def child_exited(self, child: ActorCell, reason: Reason) -> None:
-        if is_normal(reason) or self.pool.state != RUNNING:
+        if is_normal(reason) or self.closing or self.pool.state != RUNNING:
             child._finalize(reason)
             return
         child.state = SUSPENDED
@@ -160,6 +161,7 @@ class Pool(Actor):
         return list((self._routees.children or {}).values())
 
     def _killed(self) -> None:
+        self._routees.closing = True
         for cell in reversed(self._slots):
             cell.kill()
 

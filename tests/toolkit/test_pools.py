@@ -180,3 +180,23 @@ async def test_bad_pool_arguments_are_refused(kwargs: dict[str, Any], text: str)
             await system.spawn_pool(Worker, **kwargs)
         with pytest.raises(TypeError, match="expected an Actor subclass"):
             await system.spawn_pool(object)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("busy", [True, False], ids=["busy_routees", "idle_routees"])
+async def test_a_killed_pool_restarts_no_routee(busy: bool) -> None:
+    class Stubborn(Actor):
+        async def receive(self, message: Any) -> Any:
+            await asyncio.get_running_loop().create_future()  # never returns
+
+    async with ActorSystem("t") as system:
+        pool = await system.spawn_pool(Stubborn, size=2, name="pool")
+        routees = [cell.ref for cell in pool._cell.actor._slots]  # type: ignore[attr-defined]
+        if busy:
+            pool.tell(Broadcast(Ping()))
+            await asyncio.sleep(0)  # the pool forwards
+            await asyncio.sleep(0)  # the routees are stuck in receive
+        await system.stop(pool, timeout=0)
+        assert not pool.is_alive()
+    # The routees' cancelled tasks have ended with the system: none was restarted.
+    assert not any(routee.is_alive() for routee in routees)
+    assert system.metrics().restarts == 0

@@ -68,6 +68,8 @@ async def test_a_single_timer_delivers_once_and_is_then_inactive() -> None:
         assert await waiter.ask(Active("k")) is True
         assert await ticks.get() == Tick(1)
         assert await waiter.ask(Active("k")) is False
+        toolkit = waiter._cell.toolkit
+        assert toolkit is not None and toolkit.timers._timers == {}  # nothing scheduled
         await later(0.01)
         assert ticks.empty()
 
