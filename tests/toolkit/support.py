@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from actors import Actor, ActorRef
+from actors import Actor
 
 
 class Ping(msgspec.Struct):
@@ -49,7 +49,3 @@ def later(delay: float) -> asyncio.Future[None]:
     loop.call_later(delay, lambda: future.done() or future.set_result(None))
     return future
 
-
-async def events_of(system: Any, ref: ActorRef) -> list[Any]:
-    result: list[Any] = await ref.ask(Get())
-    return result
