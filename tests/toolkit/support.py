@@ -48,4 +48,3 @@ def later(delay: float) -> asyncio.Future[None]:
     future: asyncio.Future[None] = loop.create_future()
     loop.call_later(delay, lambda: future.done() or future.set_result(None))
     return future
-
