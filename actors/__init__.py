@@ -16,6 +16,8 @@ from ._errors import (
     AskTimeout,
     MailboxClosed,
     MailboxFull,
+    StashOverflow,
+    Unhandled,
 )
 from ._mailbox import Mailbox, MailboxStats, Overflow, Priority
 from ._messages import (
@@ -27,14 +29,18 @@ from ._messages import (
     DeadLetterReason,
     ExitReason,
     LifecycleEvent,
+    ReceiveTimeout,
     SupervisorEscalated,
     Terminated,
+    UnhandledMessage,
 )
 from ._metrics import Health, Histogram, MetricsCollector, SystemMetrics
 from ._public import present_as as _present_as
 from ._ref import NO_REPLY, ActorRef
+from ._routers import Broadcast, ConsistentHash
 from ._run import run
 from ._system import ActorSystem
+from ._timers import Timers
 from ._trace import TraceContext, add_actor_context, current_trace, trace
 
 __all__ = [
@@ -51,6 +57,8 @@ __all__ = [
     "add_actor_context",
     "AskTimeout",
     "AsyncEventBus",
+    "Broadcast",
+    "ConsistentHash",
     "current_trace",
     "DeadLetter",
     "DeadLetterReason",
@@ -69,15 +77,20 @@ __all__ = [
     "Overflow",
     "Priority",
     "Publish",
+    "ReceiveTimeout",
     "run",
+    "StashOverflow",
     "Subscribe",
     "Subscription",
     "Subscriptions",
     "SupervisorEscalated",
     "SystemMetrics",
     "Terminated",
+    "Timers",
     "trace",
     "TraceContext",
+    "Unhandled",
+    "UnhandledMessage",
     "Unsubscribe",
 ]
 

@@ -38,6 +38,7 @@ from ._messages import (
     DeadLetter,
     SupervisorEscalated,
     Terminated,
+    UnhandledMessage,
 )
 from ._ref import ActorRef
 
@@ -65,6 +66,7 @@ RUNTIME_EVENTS: tuple[type, ...] = (
     ActorRestarted,
     SupervisorEscalated,
     DeadLetter,
+    UnhandledMessage,
 )
 """The events the runtime publishes about itself (topics ``actors.*``)."""
 

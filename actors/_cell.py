@@ -38,6 +38,7 @@ from ._messages import (
     Terminated,
 )
 from ._ref import NO_REPLY, ActorRef, Reply, current_cell
+from ._toolkit import DRAIN, Toolkit
 
 if TYPE_CHECKING:
     from ._actor import Actor
@@ -71,6 +72,10 @@ DEFAULT_SHUTDOWN = 5.0
 Reason = ExitReason | BaseException
 """Why an incarnation ended: an ``ExitReason`` (normal, shutdown, killed), or the
 exception raised."""
+
+
+def _is_drain(message: Any) -> bool:
+    return message is DRAIN
 
 
 def describe(reason: Reason) -> str:
@@ -117,6 +122,7 @@ class ActorCell:
         "claimed",
         "exit_waiters",
         "factory",
+        "handler",
         "mailbox",
         "message",
         "name",
@@ -130,6 +136,7 @@ class ActorCell:
         "system",
         "task",
         "task_group",
+        "toolkit",
         "trace",
         "watchers",
         "watching",
@@ -172,6 +179,10 @@ class ActorCell:
         self.watchers: list[ActorCell] | None = None
         self.watching: list[ActorCell] | None = None
         self.exit_waiters: list[asyncio.Future[None]] | None = None
+        # The entry point: ``actor.receive``, or the toolkit's dispatcher once the
+        # actor uses timers, stash, behaviours or a receive timeout (see _toolkit).
+        self.handler: Callable[[Any], Any] = None  # type: ignore[assignment]  # set by start
+        self.toolkit: Toolkit | None = None
 
     @property
     def path(self) -> str:
@@ -189,23 +200,30 @@ class ActorCell:
         self.state = STARTING
         self.stop_reason = ExitReason.NORMAL
         self.sender = self.trace = self.message = None
+        self._close_toolkit()
         try:
             self.actor = self.factory()
         except BaseException:
             self.state = SUSPENDED
             raise
+        if self.mailbox.peek(_is_drain) is not None:
+            Toolkit(self.actor)  # a draining stop is queued: the new incarnation obeys it
 
     async def start(self) -> None:
         """Run ``started()`` in the actor's own task; raise ActorCrashed if it fails,
         leaving the cell SUSPENDED for the caller to finalize or retry."""
         if self.registered and not self.claimed and self.system._transport is not None:
             await self._claim_name()
+        if self.toolkit is None:
+            self.handler = self.actor.receive
         if not self.actor._has_started_hook:
             self._became_running()
             if self.mailbox:
                 self.task = self.task_group.create_task(self._run())
             else:
                 self.mailbox._wakeup = self
+                if self.toolkit is not None:
+                    self.toolkit.idle()
             return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.task = self.task_group.create_task(self._run(done))
@@ -231,6 +249,8 @@ class ActorCell:
             system._emit(ActorStarted(self.path, type(self.actor).__qualname__))
 
     def _mailbox_ready(self) -> None:
+        if self.toolkit is not None:
+            self.toolkit.busy()
         self.task = self.task_group.create_task(self._run())
 
     # ------------------------------------------------------------------ running
@@ -277,7 +297,6 @@ class ActorCell:
         """Handle queued messages until the mailbox is empty (return None: now idle) or
         the actor must stop (return the reason)."""
         mailbox = self.mailbox
-        receive = self.actor.receive
         reply_class = Reply
         envelope_class = Envelope
         budget = THROUGHPUT
@@ -297,6 +316,8 @@ class ActorCell:
                 self.system._handled += mailbox._got - got_before
                 mailbox._release_storage()
                 mailbox._wakeup = self
+                if self.toolkit is not None:
+                    self.toolkit.idle()
                 return None
             mailbox._got += 1
             if mailbox._putters:
@@ -309,7 +330,7 @@ class ActorCell:
                 message = self.message = entry
                 sender = self.sender = self.trace = None
             try:
-                result = await receive(message)
+                result = await self.handler(message)
             except (Exception, asyncio.CancelledError) as exc:
                 if isinstance(exc, asyncio.CancelledError) and cancellation_requested():
                     # stop/kill, or our owner's cancellation: not the actor's failure
@@ -462,7 +483,37 @@ class ActorCell:
                 log.error("stopped() raised", actor=self.path, exc_info=exc)
         self._exited(reason)
 
+    def _close_toolkit(self) -> None:
+        if self.toolkit is not None:
+            self.toolkit.close()
+
+    async def drain_and_stop(self, timeout: float | None) -> None:
+        """Stop once the messages queued now are handled (``system.stop(ref,
+        drain=True)``): a marker queued at LOW priority stops the actor when reached,
+        whichever incarnation reaches it (a restart meanwhile keeps draining). After
+        ``timeout`` seconds (None: no limit) its task is cancelled, as ``stop`` does."""
+        if self.state not in (STARTING, RUNNING):
+            await self.stop(ExitReason.SHUTDOWN, timeout)
+            return
+        loop = asyncio.get_running_loop()
+        if self.toolkit is None:
+            Toolkit(self.actor)  # its dispatcher recognizes the marker
+        try:
+            async with asyncio.timeout(timeout):
+                await self.mailbox.put(DRAIN, Priority.LOW)
+                while self.state != STOPPED and self.mailbox.peek(_is_drain) is not None:
+                    waiter: asyncio.Future[None] = loop.create_future()
+                    if self.exit_waiters is None:
+                        self.exit_waiters = []
+                    self.exit_waiters.append(waiter)
+                    await asyncio.shield(waiter)
+        except TimeoutError:
+            await self.stop(ExitReason.SHUTDOWN, 0)
+            return
+        await self.stop(ExitReason.SHUTDOWN)
+
     def _exited(self, reason: Reason) -> None:
+        self._close_toolkit()
         self.task = None
         self.stop_reason = reason  # how this incarnation ended, for whoever finalizes
         self.sender = self.trace = self.message = None
@@ -487,6 +538,7 @@ class ActorCell:
         if self.state == STOPPED:
             return
         self.state = STOPPED
+        self._close_toolkit()
         mailbox = self.mailbox
         mailbox.close()
         for entry in mailbox._evict_all():

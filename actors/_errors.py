@@ -10,7 +10,9 @@ act on. The hierarchy::
     ├── ActorNotFound          the target is stopped, unknown, or stopped before handling
     ├── ActorCrashed           the actor raised while handling the message (or starting);
     │                          the original exception is ``__cause__``
-    └── AskTimeout             no answer within the ask's timeout (also a TimeoutError)
+    ├── AskTimeout             no answer within the ask's timeout (also a TimeoutError)
+    ├── Unhandled              the actor called ``self.unhandled`` on the asked message
+    └── StashOverflow          ``self.stash()`` past the actor's ``stash_capacity``
 
 Attributes ``actor`` (the actor's path) and ``message_type`` (the message's class name)
 are set wherever they are known; code should read them, never parse the text.
@@ -25,6 +27,8 @@ __all__ = [
     "AskTimeout",
     "MailboxClosed",
     "MailboxFull",
+    "StashOverflow",
+    "Unhandled",
 ]
 
 
@@ -76,3 +80,13 @@ class AskTimeout(ActorsError, TimeoutError):
             actor=path,
             message_type=name,
         )
+
+
+class Unhandled(ActorsError):
+    """Raised to an asker when the actor does not handle the message it asked
+    (``return self.unhandled(message)``): nothing answers it, so waiting is pointless."""
+
+
+class StashOverflow(ActorsError):
+    """Raised by ``self.stash()`` when the stash already holds ``stash_capacity``
+    messages: an actor that stashes without bound would hide an unbounded queue."""

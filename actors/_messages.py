@@ -25,7 +25,9 @@ __all__ = [
     "ExitReason",
     "LifecycleEvent",
     "SupervisorEscalated",
+    "ReceiveTimeout",
     "Terminated",
+    "UnhandledMessage",
 ]
 
 
@@ -155,3 +157,22 @@ class DeadLetter(LifecycleEvent, frozen=True):
     @property
     def message_type(self) -> str:
         return type(self.message).__name__
+
+
+class UnhandledMessage(LifecycleEvent, frozen=True):
+    """An actor did not handle a told message (``self.unhandled(message)``); an asked
+    one fails its asker with :class:`Unhandled` instead."""
+
+    topic: ClassVar[str] = "actors.unhandled"
+
+    message: Any
+    sender: str | None = None
+
+    @property
+    def message_type(self) -> str:
+        return type(self.message).__name__
+
+
+class ReceiveTimeout(msgspec.Struct, frozen=True):
+    """Delivered to an actor that set ``self.receive_timeout`` and got no message for
+    that long; it comes again after each further quiet period until turned off."""

@@ -148,6 +148,8 @@ class SystemMetrics(msgspec.Struct, frozen=True):
     block in ``sample_latency`` timed, each message counted as the block's mean (times
     ``sample_latency``)."""
     transport: dict[str, float] = {}
+    unhandled: int = 0
+    """Messages actors declined with ``self.unhandled(message)``."""
     """The transport's own figures (``NatsTransport``: connections, reconnects...);
     names ending in ``_total`` are counters."""
 
@@ -197,6 +199,7 @@ _COUNTERS = (
     ("restarts", "actors_restarts", "Children restarted by supervisors."),
     ("dead_letters", "actors_dead_letters", "Messages that could not be delivered."),
     ("messages_handled", "actors_messages_handled", "Messages handed to receive()."),
+    ("unhandled", "actors_unhandled", "Messages actors declined with unhandled()."),
 )
 _GAUGES = (
     ("actors", "actors_alive", "Actors alive now."),

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol
 
 from ._errors import ActorNotFound, AskTimeout, MailboxClosed
 from ._mailbox import Envelope, Priority
 
 if TYPE_CHECKING:
+    from typing_extensions import TypeVar
+
     from ._cell import ActorCell
+
+    # What a ref accepts; a bare ``ActorRef`` accepts anything. Contravariant: a ref
+    # that takes any ``Shape`` may stand where one that takes ``Circle`` is expected.
+    M = TypeVar("M", default=Any, contravariant=True)
+else:
+    from typing import TypeVar
+
+    M = TypeVar("M", contravariant=True)  # the default only matters to type checkers
 
 __all__ = ["NO_REPLY", "ActorRef"]
 
@@ -86,11 +96,16 @@ def _wrap(message: Any) -> Any:
     return message if context is None else Envelope(message, None, context)
 
 
-class ActorRef:
+class ActorRef(Generic[M]):
     """A location-transparent handle on an actor.
 
     Obtained from ``spawn``, ``whereis``, ``self.ref`` or ``self.sender``; compare refs
     with ``==``; they are hashable and may travel inside messages.
+
+    ``ActorRef[M]`` is the ref of an actor that takes messages of type ``M``
+    (``spawn`` of a ``class Counter(Actor[CounterMsg])`` returns
+    ``ActorRef[CounterMsg]``), so mypy reports a ``tell`` of anything else. Typing
+    only: nothing is checked at run time.
     """
 
     __slots__ = ("_cell", "_mailbox")
@@ -128,26 +143,43 @@ class ActorRef:
     def _unwatched_by(self, watcher: ActorCell) -> None:
         watcher.unwatch(self._cell)
 
-    def tell(self, message: Any, priority: Priority = _NORMAL) -> None:
+    def tell(self, message: M, priority: Priority = _NORMAL) -> None:
         """Send ``message`` and return at once: never blocks, never awaits.
 
         A message to a stopped actor becomes a ``DeadLetter``. A full bounded mailbox
         applies its overflow policy; under ``WAIT`` or ``FAIL`` this raises
         :class:`MailboxFull` (use :meth:`send` to wait for room instead).
         """
+        # ``message`` is rebound to its envelope in place (no extra local on the hot
+        # path), hence the ignores: the entry is no longer an ``M``.
         sender = _current()
         if sender is not None:
-            message = Envelope(message, sender.ref, sender.trace)
+            message = Envelope(message, sender.ref, sender.trace)  # type: ignore[assignment]
         elif tracing.active:
             context = _outside_trace()
             if context is not None:
-                message = Envelope(message, None, context)
+                message = Envelope(message, None, context)  # type: ignore[assignment]
         try:
             self._mailbox._offer(message, priority)
         except MailboxClosed:
             self._cell.undeliverable(message, "stopped")
 
-    async def send(self, message: Any, priority: Priority = _NORMAL) -> None:
+    def forward(self, message: M, priority: Priority = _NORMAL) -> None:
+        """``tell`` on behalf of the current message's sender: inside an actor, the
+        receiver's ``self.sender`` is who sent the message being handled (an ask's
+        reply handle included), so it answers the original asker. Outside an actor it
+        is ``tell``."""
+        current = _current()
+        if current is None or (current.sender is None and current.trace is None):
+            self.tell(message, priority)
+            return
+        entry = Envelope(message, current.sender, current.trace)
+        try:
+            self._mailbox._offer(entry, priority)
+        except MailboxClosed:
+            self._cell.undeliverable(entry, "stopped")
+
+    async def send(self, message: M, priority: Priority = _NORMAL) -> None:
         """Send ``message``, waiting for room if the actor's mailbox is bounded and full
         (policy ``WAIT``): the backpressure-aware ``tell``."""
         message = _wrap(message)
@@ -156,9 +188,20 @@ class ActorRef:
         except MailboxClosed:
             self._cell.undeliverable(message, "stopped")
 
-    async def ask(self, message: Any, *, timeout: float | None = 5.0) -> Any:
+    async def ask(
+        self,
+        message: M,
+        *,
+        timeout: float | None = 5.0,
+        priority: Priority = _NORMAL,
+        wait_for_room: bool = False,
+    ) -> Any:
         """Send ``message`` and wait for the answer: the return value of the actor's
         ``receive`` (or whatever it passes to ``self.sender.tell``).
+
+        ``priority`` places the question in the mailbox as ``tell``'s does. A bounded
+        mailbox that is full raises :class:`MailboxFull`, unless ``wait_for_room``: the
+        ask then waits for room as ``send`` does (policy ``WAIT``), within ``timeout``.
 
         Raises :class:`ActorNotFound` at once if the actor is stopped, or if it stops
         before handling the message; :class:`ActorCrashed` (the actor's exception as
@@ -166,6 +209,8 @@ class ActorRef:
         ``timeout=None`` arms no timer of the ask's own: the caller's
         ``asyncio.timeout()`` (or cancellation) governs.
         """
+        if wait_for_room:
+            return await self._ask_when_room(message, timeout, priority)
         cell = self._cell
         if cell.mailbox._closed:
             cell.undeliverable(message, "stopped")
@@ -186,7 +231,7 @@ class ActorRef:
             else loop.call_later(timeout, _expire, future, cell, message, timeout)
         )
         try:
-            cell.mailbox._offer(Envelope(message, Reply(future), trace_of_sender()))
+            cell.mailbox._offer(Envelope(message, Reply(future), trace_of_sender()), priority)
             return await future
         finally:
             if timer is not None:
@@ -194,6 +239,34 @@ class ActorRef:
             if not future.done():
                 future.cancel()
             latency.stop(started)
+
+    async def _ask_when_room(self, message: Any, timeout: float | None, priority: Priority) -> Any:
+        """``ask(..., wait_for_room=True)``: one deadline for the room and the answer."""
+        cell = self._cell
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        future = loop.create_future()
+        envelope = Envelope(message, Reply(future), trace_of_sender())
+        try:
+            async with asyncio.timeout_at(deadline):
+                await cell.mailbox.put(envelope, priority)
+        except TimeoutError:
+            assert timeout is not None
+            raise AskTimeout.after(cell.path, message, timeout) from None
+        except MailboxClosed:
+            cell.undeliverable(message, "stopped")
+            raise ActorNotFound(
+                f"ask of `{type(message).__name__}` to `{cell.path}`: the actor is stopped",
+                actor=cell.path,
+                message_type=type(message).__name__,
+            ) from None
+        if deadline is None or timeout is None:
+            return await future
+        timer = loop.call_at(deadline, _expire, future, cell, message, timeout)
+        try:
+            return await future
+        finally:
+            timer.cancel()
 
 
 def _expire(future: asyncio.Future[Any], cell: ActorCell, message: Any, timeout: float) -> None:

@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from ._signals import until_signalled
+
 __all__ = ["run"]
 
 T = TypeVar("T")
@@ -30,6 +32,10 @@ def run(
     """Run ``main`` to completion on a new event loop, uvloop when installed (and
     ``uvloop=True``), and return its result: the ``asyncio.run`` of this runtime.
 
+    SIGTERM and SIGINT shut the program down in order: ``main`` is cancelled, so every
+    ``async with ActorSystem`` stops its actors (newest first, ``stopped()`` hooks
+    run), then ``run`` raises ``SystemExit(0)``.
+
     ``configure_logging=True`` is for programs (a library leaves logging to its
     application): every log line of the process, the runtime's and structlog's and
     ``logging``'s, is rendered on stderr at INFO and above, human-readable on a
@@ -41,4 +47,4 @@ def run(
         set_up()
     factory = loop_factory() if uvloop else None
     with asyncio.Runner(debug=debug, loop_factory=factory) as runner:
-        return runner.run(main)
+        return runner.run(until_signalled(main))

@@ -14,7 +14,7 @@ import enum
 import itertools
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
 import msgspec
 
@@ -31,6 +31,7 @@ from ._bus import (
 )
 from ._cell import STOPPED, SUSPENDED, ActorCell, Reason, describe, stop_children
 from ._errors import ActorsError
+from ._from_thread import FromThread
 from ._logging import get_logger
 from ._mailbox import Mailbox, Priority
 from ._messages import (
@@ -41,10 +42,13 @@ from ._messages import (
 )
 from ._metrics import Health, LatencyRecorder, SystemMetrics
 from ._ref import ActorRef
+from ._routers import Pool, Routing, check_pool
 from ._spawn import new_cell, spawn
 from ._transport import Transport
 
 __all__ = ["ActorSystem"]
+
+N = TypeVar("N")  # the messages of the actor being spawned
 
 log = get_logger("actors.system")
 
@@ -146,7 +150,7 @@ class ActorSystem:
         self._host_task: asyncio.Task[Any] | None = None
         self._failure: BaseException | None = None
         self._alive = self._spawned = self._stopped = self._failures = self._dead_letters = 0
-        self._handled = self._restarts = 0
+        self._handled = self._restarts = self._unhandled = 0
         # Timing everything would cost asks about 10 % (see LatencyRecorder).
         self._ask_latency = LatencyRecorder(sample_latency)
         self._handle_latency = LatencyRecorder(sample_latency)
@@ -219,13 +223,13 @@ class ActorSystem:
 
     async def spawn(
         self,
-        actor_class: type[Actor],
+        actor_class: type[Actor[N]],
         /,
         *args: Any,
         name: str | None = None,
         mailbox: Mailbox | None = None,
         **kwargs: Any,
-    ) -> ActorRef:
+    ) -> ActorRef[N]:
         """Create a top-level actor and return its ref once ``started()`` has finished.
 
         ``args`` and ``kwargs`` go to the actor's ``__init__``. A ``name`` registers the
@@ -236,6 +240,26 @@ class ActorSystem:
             self, self._opened(), actor_class, args, kwargs, name=name, mailbox=mailbox
         )
         return cell.ref
+
+    async def spawn_pool(
+        self,
+        worker_class: type[Actor[N]],
+        /,
+        *args: Any,
+        size: int = 8,
+        routing: Routing = "round_robin",
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> ActorRef[N]:
+        """Start ``size`` instances of ``worker_class`` (each with ``args`` and
+        ``kwargs``) behind one ref that routes each message to one of them:
+        ``"round_robin"``, ``"random"``, ``"smallest_mailbox"``, ``"broadcast"`` (to
+        all) or ``ConsistentHash(key=callable)``; ``Broadcast(message)`` reaches every
+        routee whatever the routing. Asks are answered by the routee that handles them.
+        A routee that crashes is restarted in place (the pool's ref stays valid).
+        """
+        check_pool(worker_class, size, routing)
+        return await self.spawn(Pool, worker_class, args, kwargs, size, routing, name=name)
 
     async def spawn_tree(self, spec: TreeSpec) -> ActorRef:
         """Start a supervision tree (a ``supervision.SupervisorSpec``) under the root
@@ -256,6 +280,14 @@ class ActorSystem:
         With ``ActorSystem(..., strict_events=True)`` an event msgspec cannot encode
         (so could never cross a transport) raises ``TypeError`` naming its type.
         """
+        self._check_event(event)
+        bus = self.event_bus
+        if topic is None and not isinstance(event, _BUS_REQUESTS):
+            bus.tell(event)
+        else:
+            bus.tell(Publish(event, topic))
+
+    def _check_event(self, event: Any) -> None:
         if self.strict_events:
             try:
                 msgspec.msgpack.encode(event)
@@ -263,11 +295,19 @@ class ActorSystem:
                 raise TypeError(
                     f"event of type `{type(event).__qualname__}` cannot be encoded: {exc}"
                 ) from exc
-        bus = self.event_bus
-        if topic is None and not isinstance(event, _BUS_REQUESTS):
-            bus.tell(event)
-        else:
-            bus.tell(Publish(event, topic))
+
+    @property
+    def running(self) -> bool:
+        """True between entering and leaving ``async with`` (actors may be spawned)."""
+        return self._state is _State.OPENED
+
+    @property
+    def from_thread(self) -> FromThread:
+        """``tell``, ``ask`` (blocking the calling thread) and ``publish`` for code on
+        another thread; they raise on the event loop's own thread."""
+        self._opened()
+        assert self._host_task is not None
+        return FromThread(self, self._host_task.get_loop())
 
     async def subscribe(self, subscriber: ActorRef, to: Any, *, timeout: float = 5.0) -> None:
         """Subscribe an actor to events: a type (subclasses match), a topic pattern
@@ -309,11 +349,21 @@ class ActorSystem:
         """The names registered now, in registration order."""
         return list(self._names)
 
-    async def stop(self, ref: ActorRef, *, timeout: float | None = None) -> None:
+    async def stop(
+        self, ref: ActorRef, *, timeout: float | None = None, drain: bool = False
+    ) -> None:
         """Stop ``ref`` (reason ``"shutdown"``) and wait until it has stopped: after the
         message it is handling, its children, then ``stopped()``. After ``timeout``
-        seconds (default: the actor's shutdown time, 5 s) its task is cancelled."""
-        await ref._cell.stop(ExitReason.SHUTDOWN, timeout)
+        seconds (default: the actor's shutdown time, 5 s) its task is cancelled.
+
+        ``drain=True`` handles what is queued first (and anything of higher priority
+        than LOW that arrives meanwhile; later LOW messages become dead letters), waiting
+        for room in a full bounded mailbox; ``timeout`` then bounds the whole of it
+        (None: no limit), after which the actor's task is cancelled."""
+        if drain:
+            await ref._cell.drain_and_stop(timeout)
+        else:
+            await ref._cell.stop(ExitReason.SHUTDOWN, timeout)
         if self._transport is not None:
             await self._transport.settle()  # its name is released cluster-wide too
 
@@ -340,6 +390,7 @@ class ActorSystem:
             ask_latency=self._ask_latency.snapshot(),
             handle_latency=self._handle_latency.snapshot(),
             transport={} if transport is None else transport.metrics(),
+            unhandled=self._unhandled,
         )
 
     def health(self) -> Health:

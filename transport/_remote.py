@@ -80,9 +80,18 @@ class RemoteRef(ActorRef):
     async def send(self, message: Any, priority: Priority = Priority.NORMAL) -> None:
         self.tell(message, priority)
 
-    async def ask(self, message: Any, *, timeout: float | None = 5.0) -> Any:
-        """Asks are not durable: they go to the actor directly. ``timeout=None``: no
-        timer of the ask's own, the caller's ``asyncio.timeout()`` governs."""
+    async def ask(
+        self,
+        message: Any,
+        *,
+        timeout: float | None = 5.0,
+        priority: Priority = Priority.NORMAL,
+        wait_for_room: bool = False,
+    ) -> Any:
+        """Asks are not durable: they go to the actor directly. Like ``tell``, a remote
+        ask ignores ``priority`` and ``wait_for_room`` (the bound of a remote mailbox
+        applies on its node). ``timeout=None``: no timer of the ask's own, the caller's
+        ``asyncio.timeout()`` governs."""
         return await self._node.messaging.ask(self, message, timeout)
 
     def _watched_by(self, watcher: ActorCell) -> None:

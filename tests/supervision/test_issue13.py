@@ -73,7 +73,7 @@ async def test_ask_whose_queuing_fails_leaves_no_timer_behind(
     class Refusing(Exception):
         pass
 
-    def offer(self: Any, envelope: Any) -> None:
+    def offer(self: Any, envelope: Any, priority: Any = None) -> None:
         raise Refusing("full")
 
     async with ActorSystem("ask") as system:
