@@ -33,6 +33,7 @@ import re
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -687,8 +688,9 @@ class TcpProxy:
 
     Faults, all synchronous and effective immediately:
 
-    - ``cut()``: reset every current connection and refuse new ones (accepted and reset
-      at once), like a crashed link; clients notice at once and retry.
+    - ``cut()``: reset every current connection and refuse new ones (the port stops
+      listening until ``blackhole()`` or ``heal()``), like a crashed link; clients notice
+      at once and retry.
     - ``blackhole()``: keep connections open but forward nothing either way, and hold new
       connections without connecting them, like a silent partition; clients notice only
       through their ping timeout (or connect timeout).
@@ -696,8 +698,8 @@ class TcpProxy:
       ones are connected to the server.
 
     Counters: ``bytes_to_server``, ``bytes_to_client``, ``connections`` (accepted),
-    ``refused`` (reset because of ``cut``), ``connect_failures`` (server unreachable),
-    ``active`` (open now).
+    ``refused`` (accepted in the instant before a ``cut``, then reset),
+    ``connect_failures`` (server unreachable), ``active`` (open now).
 
     Owns everything it starts: ``aclose()`` (or leaving ``async with``) closes the
     listener, aborts every connection, cancels and awaits its connect tasks and waits
@@ -723,7 +725,9 @@ class TcpProxy:
         self.connections = 0
         self.refused = 0
         self.connect_failures = 0
-        self._server: asyncio.Server | None = None
+        self._server: asyncio.Server | None = None  # None while cut: connects are refused
+        self._serving: asyncio.Task[None] | None = None  # listening again, after a cut
+        self._retired: list[asyncio.Server] = []  # closed listeners, awaited by aclose()
         self._links: set[_Link] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
@@ -758,26 +762,31 @@ class TcpProxy:
 
     def cut(self) -> None:
         self.mode = "cut"
+        # Refused, not accepted and reset: nats-py (2.16) drops the stream of a connect
+        # that fails after the TCP handshake without closing it (a ResourceWarning).
+        self._stop_listening()
         for link in list(self._links):
             link.close()
 
     def blackhole(self) -> None:
         self.mode = "blackhole"
+        self._listen()
         for link in list(self._links):
             link.update_reading()
 
     def heal(self) -> None:
         self.mode = "open"
+        self._listen()
         for link in list(self._links):
             if link.server is None:
                 link.connect()
             link.update_reading()
 
     async def aclose(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.close()
         self.mode = "cut"
+        if self._serving is not None:  # owns a bound socket until it has served it
+            await asyncio.gather(self._serving, return_exceptions=True)
+        self._stop_listening()
         for link in list(self._links):
             link.close()
         tasks = list(self._tasks)
@@ -789,7 +798,8 @@ class TcpProxy:
             *(h.lost for link in list(self._links) for h in link.halves() if h.transport)
         )
         self._links.clear()
-        if server is not None:
+        retired, self._retired = self._retired, []
+        for server in retired:
             await server.wait_closed()
 
     async def __aenter__(self) -> Self:
@@ -815,6 +825,32 @@ class TcpProxy:
 
     def _new_client(self) -> _Half:
         return _Link(self).client
+
+    def _stop_listening(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+            self._retired.append(server)
+
+    def _listen(self) -> None:
+        """Listen on the proxy's port again after a cut. The socket is bound and
+        listening at once (connects queue in its backlog); the loop serves it next."""
+        if self._server is not None or self._serving is not None or self._port is None:
+            return
+        sock = socket.create_server((self.host, self._port))
+        self._serving = self._spawn(self._serve(sock))
+
+    async def _serve(self, sock: socket.socket) -> None:
+        try:
+            server = await self._loop.create_server(self._new_client, sock=sock)
+        except BaseException:
+            sock.close()
+            raise
+        finally:
+            self._serving = None
+        self._server = server
+        if self.mode == "cut":  # cut again before it served
+            self._stop_listening()
 
     def _accepted(self, link: _Link) -> None:
         self.connections += 1
