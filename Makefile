@@ -6,8 +6,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 DOCS_STAMP := $(VENV)/.installed-docs
+BROWSER_STAMP := $(VENV)/.installed-browser
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: all test lint typecheck tree docs run cluster bench bench-quick clean
+.PHONY: all test test-browser lint typecheck tree docs run cluster bench bench-quick clean
 
 all: test
 
@@ -21,6 +23,10 @@ $(DOCS_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,docs]'
 	touch $@
 
+$(BROWSER_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[browser]'
+	touch $@
+
 $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	touch $@
@@ -28,10 +34,17 @@ $(BENCH_STAMP): $(STAMP)
 # With coverage of the runtime packages, subprocesses included; below the floor
 # ([tool.coverage.report] fail_under) the run fails. The stress tests run apart, without
 # coverage: tracing every line would slow their million messages past their deadline,
-# and they cover no line the others miss.
+# and they cover no line the others miss. The browser tests need Chromium: see
+# test-browser.
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not stress" --cov --cov-report=term
+	$(PY) -m pytest -q -m "not stress and not browser" --cov --cov-report=term
 	$(PY) -m pytest -q -m stress
+
+# The observer page in headless Chromium, driven by Playwright. The browser is Debian's
+# package (apt-get install chromium), never one Playwright downloads.
+test-browser: $(BROWSER_STAMP)
+	@test -x $(CHROMIUM) || { echo "make test-browser needs Chromium at $(CHROMIUM): apt-get install -y chromium (or CHROMIUM=/path/to/chromium)" >&2; exit 2; }
+	ACTORS_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -m browser tests/browser
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check actors supervision transport tests bench examples

@@ -302,6 +302,7 @@ class ActorCell:
         budget = THROUGHPUT
         got_before = mailbox._got
         latency = self.system._handle_latency  # timed per block of messages, sampled
+        spans = self.system._spans  # OpenTelemetry, when enabled (actors.observer._tracing)
         block_started = latency.start()
         while self.state == RUNNING:
             if mailbox._other_count:
@@ -330,7 +331,9 @@ class ActorCell:
                 message = self.message = entry
                 sender = self.sender = self.trace = None
             try:
-                result = await self.handler(message)
+                result = await (
+                    self.handler(message) if spans is None else spans.handle(self, message)
+                )
             except (Exception, asyncio.CancelledError) as exc:
                 if isinstance(exc, asyncio.CancelledError) and cancellation_requested():
                     # stop/kill, or our owner's cancellation: not the actor's failure

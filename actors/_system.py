@@ -45,6 +45,8 @@ from ._ref import ActorRef
 from ._routers import Pool, Routing, check_pool
 from ._spawn import new_cell, spawn
 from ._transport import Transport
+from .observer import check_address
+from .observer._tracing import spans
 
 __all__ = ["ActorSystem"]
 
@@ -123,7 +125,10 @@ class ActorSystem:
     ``actors.transport.NatsTransport``; none: this process only). ``strict_events``:
     refuse to publish events msgspec cannot encode. ``sample_latency``: the latency
     histograms of ``metrics()`` time one ask and one block of handled messages in this
-    many (1: all, 0: none).
+    many (1: all, 0: none). ``observe``: ``(host, port)`` to serve the observer page,
+    ``/metrics`` and ``/health/*`` from (the ``[observer]`` extra; port 0: a free one,
+    see ``observer_url``). ``tracing``: an OpenTelemetry ``TracerProvider`` (or True
+    for the global one; the ``[otel]`` extra) to record a span per handled message.
     """
 
     def __init__(
@@ -133,6 +138,8 @@ class ActorSystem:
         transport: Transport | None = None,
         strict_events: bool = False,
         sample_latency: int = 16,
+        observe: tuple[str, int] | None = None,
+        tracing: Any = None,
     ) -> None:
         if not name or "/" in name:
             raise ValueError(f"system name must be non-empty and contain no '/', got {name!r}")
@@ -154,6 +161,10 @@ class ActorSystem:
         # Timing everything would cost asks about 10 % (see LatencyRecorder).
         self._ask_latency = LatencyRecorder(sample_latency)
         self._handle_latency = LatencyRecorder(sample_latency)
+        self._observe = None if observe is None else check_address(observe)
+        self._observer: Any = None  # the observer server while running (actors.observer)
+        # Read by each drain task once: None costs the hot path nothing (actors.observer).
+        self._spans: Any = None if tracing is None or tracing is False else spans(tracing)
 
     def __repr__(self) -> str:
         return f"<ActorSystem {self.name!r} {self._state.value}>"
@@ -182,12 +193,18 @@ class ActorSystem:
         )
         await bus.start()
         self._bus_cell = bus
-        if self._transport is not None:
-            try:
+        try:
+            if self._transport is not None:
                 await self._transport.start(self)
-            except BaseException:
-                await self.__aexit__(None, None, None)
-                raise
+            if self._observe is not None:
+                # Imported here: aiohttp costs `import actors` nothing unless observed.
+                from .observer._server import Observer
+
+                self._observer = Observer(self, *self._observe)
+                await self._observer.start()
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
         return self
 
     async def __aexit__(
@@ -206,6 +223,9 @@ class ActorSystem:
             failure = None
         self._state = _State.CLOSING
         try:
+            observer, self._observer = self._observer, None
+            if observer is not None:
+                await observer.close()
             await self._guardian.stop_children()
             if self._transport is not None:
                 await self._transport.close()
@@ -295,6 +315,11 @@ class ActorSystem:
                 raise TypeError(
                     f"event of type `{type(event).__qualname__}` cannot be encoded: {exc}"
                 ) from exc
+
+    @property
+    def observer_url(self) -> str | None:
+        """Where the observer page is served (``observe=``), None when it is not."""
+        return None if self._observer is None else str(self._observer.url)
 
     @property
     def running(self) -> bool:

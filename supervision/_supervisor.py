@@ -296,6 +296,25 @@ class Supervisor(Actor):
         self._host: asyncio.Task[None] | None = None
         self._release: asyncio.Future[None] | None = None
 
+    def observer_info(self) -> dict[str, Any]:
+        """What the observer page shows of this supervisor (the ``observer_info`` hook,
+        see docs/observability.md): its strategy and intensity, and per child slot its
+        status and restart count, read from the records it keeps anyway."""
+        spec = self.spec
+        return {
+            "strategy": spec.strategy.value,
+            "intensity": f"{spec.max_restarts} in {spec.within:g} s",
+            "children": [
+                {
+                    "id": child.key,
+                    "path": None if child.cell is None else child.cell.path,
+                    "status": child.status,
+                    "restarts": child.restarts,
+                }
+                for child in self._children
+            ],
+        }
+
     # ------------------------------------------------------------------ life cycle
 
     async def started(self) -> None:
