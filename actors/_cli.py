@@ -22,6 +22,7 @@ from ._messages import ActorFailed, ActorRestarted, ActorStarted, ActorStopped
 from ._ref import current_cell
 from ._run import run as run_loop
 from ._system import ActorSystem
+from .observer import parse_address
 
 __all__ = ["main"]
 
@@ -41,6 +42,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_cmd.add_argument(
         "--no-summary", action="store_true", help="do not print the summary at exit"
     )
+    run_cmd.add_argument(
+        "--observe",
+        type=_observe_address,
+        default=None,
+        metavar="[HOST]:PORT",
+        help="serve the observer page, /metrics and /health/* (loopback unless HOST is given)",
+    )
     args = parser.parse_args(argv)
     configure_logging(args.log_format)
     # Actors are named "package.module:Class"; like uvicorn, resolve them from the
@@ -57,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"actors: {exc}", file=sys.stderr)
         return 2
     try:
-        summary = run_loop(_run_tree(spec, args.name, args.duration))
+        summary = run_loop(_run_tree(spec, args.name, args.duration, args.observe))
     except Exception as exc:
         print(f"actors: the supervision tree failed: {exc}", file=sys.stderr)
         return 1
@@ -66,7 +74,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-async def _run_tree(spec: Any, name: str, duration: float | None) -> str:
+def _observe_address(text: str) -> tuple[str, int]:
+    try:
+        return parse_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+async def _run_tree(
+    spec: Any, name: str, duration: float | None, observe: tuple[str, int] | None = None
+) -> str:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -101,7 +118,7 @@ async def _run_tree(spec: Any, name: str, duration: float | None) -> str:
             failures[event.error_type] += 1
 
     try:
-        async with ActorSystem(name) as system:
+        async with ActorSystem(name, observe=observe) as system:
             system._listeners.append(on_event)
             tree = await system.spawn_tree(spec)
             tree_path.append(tree.path)

@@ -14,7 +14,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-NOT_AT_IMPORT = ("prometheus_client", "nats", "yaml", "http", "ssl", "threading")
+NOT_AT_IMPORT = (
+    "prometheus_client",
+    "nats",
+    "yaml",
+    "aiohttp",
+    "opentelemetry",
+    "http",
+    "ssl",
+    "threading",
+)
 """Modules (and their submodules) that ``import actors`` must not add."""
 ON_FIRST_USE = ("structlog", "uvloop")
 """Imported when first used: structlog at the first log line, uvloop by ``actors.run``."""
@@ -89,6 +98,16 @@ def test_the_core_runs_without_any_extra() -> None:
             "asyncio.run(main())",
             "prometheus",
         ),
+        (
+            ("aiohttp",),
+            "import asyncio, actors\n"
+            "async def main():\n"
+            "    async with actors.ActorSystem('s', observe=('127.0.0.1', 0)):\n"
+            "        pass\n"
+            "asyncio.run(main())",
+            "observer",
+        ),
+        (("opentelemetry",), "import actors\nactors.ActorSystem('s', tracing=True)", "otel"),
     ],
 )
 def test_a_missing_extra_fails_naming_it(names: tuple[str, ...], use: str, extra: str) -> None:
@@ -108,7 +127,10 @@ def test_the_base_install_is_msgspec_structlog_uvloop_and_the_rest_are_extras() 
     assert extras["nats"][0].startswith("nats-py~=")  # we use nats-py internals
     assert [_name(r) for r in extras["yaml"]] == ["pyyaml"]
     assert [_name(r) for r in extras["prometheus"]] == ["prometheus-client"]
-    assert "actors-runtime[nats,yaml,prometheus]" in extras["dev"]
+    assert [_name(r) for r in extras["observer"]] == ["aiohttp", "actors-runtime"]
+    assert "actors-runtime[prometheus]" in extras["observer"]  # for /metrics
+    assert [_name(r) for r in extras["otel"]] == ["opentelemetry-api", "opentelemetry-sdk"]
+    assert "actors-runtime[nats,yaml,prometheus,observer,otel]" in extras["dev"]
 
 
 def _name(requirement: str) -> str:
