@@ -118,7 +118,7 @@ async def test_no_tracing_records_no_span(exporter: InMemorySpanExporter) -> Non
 
 
 def test_tracing_refuses_what_is_not_a_tracer_provider() -> None:
-    with pytest.raises(TypeError, match="tracing must be True .* or a TracerProvider"):
+    with pytest.raises(TypeError, match=r"tracing must be True .* or a TracerProvider"):
         ActorSystem("shop", tracing="jaeger")
 
 
