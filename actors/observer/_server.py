@@ -58,6 +58,7 @@ class Observer:
         self.feed = Feed()
         self.wakeups: set[asyncio.Event] = set()  # one per connected stream
         self.closing = False
+        self.closed = asyncio.Event()
         self.runner: web.AppRunner | None = None
 
     @property
@@ -98,6 +99,7 @@ class Observer:
 
     async def close(self) -> None:
         self.closing = True
+        self.closed.set()
         for wakeup in self.wakeups:
             wakeup.set()
         if self.runner is not None:
@@ -162,11 +164,10 @@ class Observer:
                     await response.write(f"data: {_dumps(state)}\n\n".encode())
                 except (ConnectionError, RuntimeError):
                     break  # the browser left
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(REFRESH):
-                        await wakeup.wait()
-                if not self.closing:
-                    await asyncio.sleep(max(0.0, pushed + BATCH - loop.time()))
+                await _wait(wakeup, REFRESH)  # an event, or the counters' refresh
+                # Events in the rest of this window go out together in the next push;
+                # closing the observer cuts it short.
+                await _wait(self.closed, pushed + BATCH - loop.time())
         finally:
             self.detach(wakeup)
         return response
@@ -212,6 +213,14 @@ def _cluster(system: ActorSystem) -> dict[str, Any] | None:
             for member in cluster.members()
         ],
     }
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    """Until ``event`` is set, ``seconds`` at most."""
+    if seconds > 0:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await event.wait()
 
 
 def _dumps(value: Any) -> str:

@@ -4,11 +4,11 @@ stream, /metrics and /health/*, its cost when nobody watches, and its address ru
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 import aiohttp
 import pytest
+import structlog.testing
 
 import actors
 from actors import ActorSystem
@@ -251,16 +251,16 @@ async def test_a_port_in_use_fails_the_system_start_naming_the_address() -> None
         assert not second.running
 
 
-async def test_binding_beyond_loopback_logs_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="actors.observer"):
+async def test_binding_beyond_loopback_logs_a_warning() -> None:
+    with structlog.testing.capture_logs() as beyond:
         async with ActorSystem("obs", observe=("0.0.0.0", 0)):
             pass
-    assert any("beyond this machine" in r.getMessage() for r in caplog.records)
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="actors.observer"):
+    with structlog.testing.capture_logs() as loopback:
         async with ActorSystem("obs", observe=("127.0.0.1", 0)):
             pass
-    assert not caplog.records
+    (warning,) = [line for line in beyond if line["log_level"] == "warning"]
+    assert "beyond this machine" in warning["event"] and warning["host"] == "0.0.0.0"
+    assert [line for line in loopback if line["log_level"] == "warning"] == []
 
 
 @pytest.mark.parametrize(
