@@ -261,7 +261,13 @@ class Connections:
                 node.connected.set()
             log.info("nats reconnected", node=node_id, connection=role)
 
+        # Why the first connection failed, as the server or TLS said it (nats-py reports
+        # it here and then raises only "no servers available").
+        refusals: list[Exception] = []
+
         async def on_error(error: Exception) -> None:
+            if not client.is_connected:
+                refusals.append(error)
             if isinstance(error, nats.errors.SlowConsumerError):
                 counters["slow_consumers"] += 1
             counters["errors"] += 1
@@ -288,8 +294,9 @@ class Connections:
         try:
             await client.connect(**settings)
         except (TimeoutError, nats.errors.Error, OSError) as exc:
+            why = "".join(dict.fromkeys(f"; {type(e).__name__}: {e}" for e in refusals))
             raise TransportUnavailable(
-                f"cannot connect to NATS at {node.servers}: {type(exc).__name__}: {exc}"
+                f"cannot connect to NATS at {node.servers}: {type(exc).__name__}: {exc}{why}"
             ) from exc
         client.options["max_reconnect_attempts"] = -1
         return client
