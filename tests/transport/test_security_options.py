@@ -378,7 +378,7 @@ def test_creds_and_nkeys_seed_together_refused(tmp_path: Path) -> None:
 def test_tls_files_that_are_not_pem_refused(tmp_path: Path, pki: Pki) -> None:
     junk = tmp_path / "junk.pem"
     junk.write_text("not a certificate")
-    with pytest.raises(ValueError, match="tls_ca: .* no usable CA certificate"):
+    with pytest.raises(ValueError, match=r"tls_ca: .* no usable CA certificate"):
         NatsTransport(tls_ca=junk)
-    with pytest.raises(ValueError, match="tls_cert/tls_key: .* not a certificate"):
+    with pytest.raises(ValueError, match=r"tls_cert/tls_key: .* not a certificate"):
         NatsTransport(tls_cert=pki.client_cert, tls_key=junk)
