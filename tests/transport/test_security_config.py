@@ -6,6 +6,7 @@ in ``n1``'s name (a permissions violation), so the nodes never see one."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ def documented_config() -> str:
 
 
 @pytest.fixture
-async def confined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> NatsServer:
+async def confined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[NatsServer]:
     for user, password in PASSWORDS.items():
         monkeypatch.setenv(f"{user.upper()}_PASSWORD", password)  # read by the server
     conf = tmp_path / "nats-server.conf"
@@ -45,7 +46,7 @@ async def confined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> NatsServe
     server = NatsServer(name="confined", store_dir=tmp_path / "store", args=["-c", str(conf)])
     await server.start()
     try:
-        yield server  # type: ignore[misc]
+        yield server
     finally:
         await server.aclose()
 
