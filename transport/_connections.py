@@ -7,13 +7,20 @@ control last (after the goodbye heartbeat). Each connection is named
 ``<system>/<node>/<role>`` for the server's monitoring, notices failure in seconds
 (ping every 2 s, 2 outstanding), reconnects forever with a wait drawn per connection,
 and has every callback logged and counted.
+
+``security_options`` turns ``NatsTransport``'s authentication, TLS and inbox options
+into the NATS client's, checked once, at construction (docs/security.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
+import re
+import ssl
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import nats
@@ -28,9 +35,122 @@ from ._pool import TransportPool
 if TYPE_CHECKING:
     from ._node import Node
 
-__all__ = ["Connections"]
+__all__ = ["Connections", "security_options"]
 
 log = get_logger("actors.transport")
+
+# One or more dot-separated tokens, none empty, no wildcard, no whitespace.
+_SUBJECT_PREFIX = re.compile(r"[^\s.*>]+(\.[^\s.*>]+)*")
+# What an nkeys seed looks like (S, then the key type, base32): a value, not a path.
+_NKEYS_SEED = re.compile(r"S[A-Z][A-Z2-7]{50,}")
+
+PathLike = str | os.PathLike[str]
+
+
+def security_options(
+    *,
+    user: str | None = None,
+    password: str | None = None,
+    token: str | None = None,
+    nkeys_seed: PathLike | None = None,
+    creds: PathLike | None = None,
+    tls: ssl.SSLContext | None = None,
+    tls_ca: PathLike | None = None,
+    tls_cert: PathLike | None = None,
+    tls_key: PathLike | None = None,
+    tls_server_name: str | None = None,
+    inbox_prefix: str | None = None,
+) -> dict[str, Any]:
+    """The NATS client's ``connect`` options for these settings (only those given).
+
+    Raises ``ValueError`` for settings that contradict each other or are malformed and
+    ``FileNotFoundError`` for a file that is not there, naming the option, so that a
+    misconfigured node fails when it is built, not on its first reconnect.
+    """
+    options: dict[str, Any] = {}
+    if (user is None) != (password is None):
+        raise ValueError("user and password go together: give both or neither")
+    ways = [
+        name
+        for name, value in (("user", user), ("token", token), ("nkeys_seed", nkeys_seed))
+        if value is not None
+    ] + (["creds"] if creds is not None else [])
+    if len(ways) > 1:
+        raise ValueError(f"choose one way to authenticate, got {' and '.join(ways)}")
+    if user is not None:
+        options.update(user=user, password=password)
+    if token is not None:
+        if not token:
+            raise ValueError("token must not be empty")
+        options["token"] = token
+    if nkeys_seed is not None:
+        if _NKEYS_SEED.fullmatch(str(nkeys_seed)):
+            raise ValueError(
+                "nkeys_seed is the path of a file holding the seed, not the seed itself "
+                "(keep seeds out of code and command lines)"
+            )
+        options["nkeys_seed"] = str(_existing("nkeys_seed", nkeys_seed))
+    if creds is not None:
+        options["user_credentials"] = str(_existing("creds", creds))
+    context = _tls_context(tls, tls_ca, tls_cert, tls_key, tls_server_name)
+    if context is not None:
+        options["tls"] = context
+    if tls_server_name is not None:
+        if not tls_server_name or any(c.isspace() for c in tls_server_name):
+            raise ValueError(f"tls_server_name must be a host name, got {tls_server_name!r}")
+        options["tls_hostname"] = tls_server_name
+    if inbox_prefix is not None:
+        if not _SUBJECT_PREFIX.fullmatch(inbox_prefix):
+            raise ValueError(
+                "inbox_prefix must be dot-separated subject tokens without wildcards or "
+                f"whitespace (e.g. `_INBOX_node1`), got {inbox_prefix!r}"
+            )
+        options["inbox_prefix"] = inbox_prefix
+    return options
+
+
+def _tls_context(
+    tls: ssl.SSLContext | None,
+    ca: PathLike | None,
+    cert: PathLike | None,
+    key: PathLike | None,
+    server_name: str | None,
+) -> ssl.SSLContext | None:
+    """``tls`` as given, else one built from the files (None: no TLS settings)."""
+    if tls is not None:
+        if ca is not None or cert is not None or key is not None:
+            raise ValueError("give either tls (an ssl.SSLContext) or tls_ca/tls_cert/tls_key")
+        if not isinstance(tls, ssl.SSLContext):
+            raise TypeError(f"tls must be an ssl.SSLContext, got {type(tls).__name__}")
+        return tls
+    if (cert is None) != (key is None):
+        raise ValueError("tls_cert and tls_key go together: the client certificate and its key")
+    if ca is None and cert is None and server_name is None:
+        return None
+    # The system's trusted roots unless tls_ca names the CA that signed the server's
+    # certificate; the host name is checked (against tls_server_name when given).
+    cafile = None if ca is None else str(_existing("tls_ca", ca))
+    try:
+        context = ssl.create_default_context(cafile=cafile)
+    except ssl.SSLError as exc:
+        raise ValueError(f"tls_ca: {cafile} holds no usable CA certificate: {exc}") from exc
+    if cert is not None and key is not None:
+        certfile, keyfile = _existing("tls_cert", cert), _existing("tls_key", key)
+        try:
+            context.load_cert_chain(certfile, keyfile)
+        except ssl.SSLError as exc:
+            raise ValueError(
+                f"tls_cert/tls_key: {certfile} and {keyfile} are not a certificate and its "
+                f"private key: {exc}"
+            ) from exc
+    return context
+
+
+def _existing(option: str, path: PathLike) -> Path:
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"{option}: no file at {file}")
+    return file
 
 
 class Connections:
@@ -141,15 +261,19 @@ class Connections:
                 node.connected.set()
             log.info("nats reconnected", node=node_id, connection=role)
 
+        # Why the first connection failed, as the server or TLS said it (nats-py reports
+        # it here and then raises only "no servers available").
+        refusals: list[Exception] = []
+
         async def on_error(error: Exception) -> None:
+            if not client.is_connected:
+                refusals.append(error)
             if isinstance(error, nats.errors.SlowConsumerError):
                 counters["slow_consumers"] += 1
             counters["errors"] += 1
             log.warning("nats error", node=node_id, connection=role, error=repr(error))
 
-        settings: dict[str, Any] = {
-            key: value for key, value in node.auth.items() if value is not None
-        }
+        settings = dict(node.auth)
         settings.update(
             servers=node.servers,
             name=f"{system.name}/{node_id}/{role}",
@@ -170,8 +294,9 @@ class Connections:
         try:
             await client.connect(**settings)
         except (TimeoutError, nats.errors.Error, OSError) as exc:
+            why = "".join(dict.fromkeys(f"; {type(e).__name__}: {e}" for e in refusals))
             raise TransportUnavailable(
-                f"cannot connect to NATS at {node.servers}: {type(exc).__name__}: {exc}"
+                f"cannot connect to NATS at {node.servers}: {type(exc).__name__}: {exc}{why}"
             ) from exc
         client.options["max_reconnect_attempts"] = -1
         return client

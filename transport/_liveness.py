@@ -63,9 +63,9 @@ class Liveness:
         self.peers.clear()
         here = self.here
         if here.control_writer is not None:
-            here.control_writer.publish(
-                f"{here.base}.hb.{here.node_id}", b"", "", {"Bye": "1"}, None
-            )
+            subject = f"{here.base}.hb.{here.node_id}"
+            bye = here.seal.sign(subject, b"", {"Bye": "1"})
+            here.control_writer.publish(subject, b"", "", bye, None)
 
     # ------------------------------------------------------------------ watching
 
@@ -85,21 +85,23 @@ class Liveness:
         self._checks[token] = (ref, watcher)
         writer = here.writer
         if writer is not None:
-            writer.publish(
-                f"{here.base}.ctl.{node}",
-                msgspec.msgpack.encode(Watch(ref.path, here.export(watcher.ref))),
-                writer.reply_prefix + token,
-                None,
-                None,
-            )
+            subject = f"{here.base}.ctl.{node}"
+            payload = msgspec.msgpack.encode(Watch(ref.path, here.export(watcher.ref)))
+            headers = here.seal.sign(subject, payload)
+            writer.publish(subject, payload, writer.reply_prefix + token, headers, None)
 
     def check_answered(self, token: str, msg: Msg) -> bool:
         """A reply to a Watch notice (True), else not ours (False). "No responders":
         nobody received it, that node does not exist (or is gone)."""
-        check = self._checks.pop(token, None)
+        check = self._checks.get(token)
         if check is None:
             return False
-        if (msg.headers or {}).get("Status") == "503":
+        status = (msg.headers or {}).get("Status")
+        # "No responders" comes from the server, unsigned; an answer comes from the node.
+        if status != "503" and not self.here.seal.check(msg):
+            return True
+        del self._checks[token]
+        if status == "503":
             ref, watcher = check
             watchers = self._watches.get(ref.address.node, {}).get(ref.path, [])
             if watcher in watchers:
@@ -122,12 +124,14 @@ class Liveness:
     def _send(self, node: str, message: Control) -> None:
         here = self.here
         if here.control_writer is not None:
-            here.control_writer.publish(
-                f"{here.base}.ctl.{node}", msgspec.msgpack.encode(message), "", None, None
-            )
+            subject, payload = f"{here.base}.ctl.{node}", msgspec.msgpack.encode(message)
+            headers = here.seal.sign(subject, payload)
+            here.control_writer.publish(subject, payload, "", headers, None)
 
     async def on_control(self, msg: Msg) -> None:
         here = self.here
+        if not here.seal.check(msg):
+            return
         try:
             notice = msgspec.msgpack.decode(msg.data, type=Control)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -168,21 +172,23 @@ class Liveness:
         """Answer a notice sent as a request (a Watch, a Probe): we are here."""
         writer = self.here.control_writer
         if msg.reply and writer is not None:
-            writer.publish(msg.reply, b"", "", None, None)
+            writer.publish(msg.reply, b"", "", self.here.seal.sign(msg.reply, b""), None)
 
     # ------------------------------------------------------------------ heartbeats
 
     def _beat(self) -> None:
         here = self.here
         if here.control_writer is not None:
-            here.control_writer.publish(f"{here.base}.hb.{here.node_id}", b"", "", None, None)
+            subject = f"{here.base}.hb.{here.node_id}"
+            beat = here.seal.sign(subject, b"")
+            here.control_writer.publish(subject, b"", "", beat, None)
         loop = asyncio.get_running_loop()
         self._beat_timer = loop.call_later(here.heartbeat, self._beat)
 
     async def on_heartbeat(self, msg: Msg) -> None:
         here = self.here
         node = msg.subject.rsplit(".", 1)[-1]
-        if node == here.node_id:
+        if node == here.node_id or not here.seal.check(msg):
             return
         timer = self.peers.pop(node, None)
         if timer is not None:

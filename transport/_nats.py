@@ -24,6 +24,7 @@ subjects and keys).
 from __future__ import annotations
 
 import asyncio
+import ssl
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,7 @@ from actors import ActorRef, Priority, Publish
 from actors.lowlevel import CellState, Envelope, cell_of, get_logger, trace_of_sender
 
 from ._codec import Codec, RefAddress
-from ._connections import Connections
+from ._connections import Connections, PathLike, security_options
 from ._durable import DurableMailboxes
 from ._errors import CodecError
 from ._liveness import Liveness
@@ -45,7 +46,7 @@ from ._pool import TransportPool
 from ._registry import Registry
 from ._remote import RemoteRef
 from ._subjects import is_plain, subject_token
-from ._wire import Writer, map_nats_errors
+from ._wire import Seal, Writer, map_nats_errors
 
 if TYPE_CHECKING:
     from actors import ActorSystem
@@ -61,10 +62,22 @@ class NatsTransport:
 
     ``NatsTransport(servers=["nats://127.0.0.1:4222"], types=[Order, Paid])``: ``types``
     are the message classes this node sends and accepts (anything else arriving is a
-    dead letter). Auth and TLS go to the NATS client: ``user``/``password``, ``token``,
-    ``tls`` (an ``ssl.SSLContext``). ``heartbeat`` seconds between heartbeats; a node
-    silent for ``heartbeat * misses`` seconds is down: its watched actors produce
+    dead letter). ``heartbeat`` seconds between heartbeats; a node silent for
+    ``heartbeat * misses`` seconds is down: its watched actors produce
     ``Terminated(ref, "nodedown")``.
+
+    Security (docs/security.md): ``secret`` (bytes or str, at least 16 bytes, the same
+    on every node) signs the control plane with HMAC-SHA256: heartbeats, goodbyes,
+    watch/unwatch/down notices and probes without a valid signature, or replayed, or
+    older than ``replay_window`` seconds, are dropped and counted (``forged``).
+    Without it any client of the server can declare a node down. Authentication is one
+    of ``user`` and ``password``, ``token``, ``nkeys_seed`` (the path of a seed file)
+    or ``creds`` (the path of a JWT credentials file); TLS is ``tls_ca`` (the CA that
+    signed the server's certificate), ``tls_cert`` and ``tls_key`` (a client
+    certificate), ``tls_server_name`` (the name the server's certificate must carry,
+    when the URL's host is not it), or ``tls`` (an ``ssl.SSLContext`` of your own,
+    instead of the files); ``inbox_prefix`` replaces ``_INBOX`` in the NATS client's
+    request inboxes (so that server permissions can give each node its own).
 
     The node's connections come from ``self.connections`` (a ``TransportPool``): one
     control connection and ``data_connections`` data connections (default 1: a second
@@ -88,7 +101,16 @@ class NatsTransport:
         user: str | None = None,
         password: str | None = None,
         token: str | None = None,
-        tls: Any = None,
+        nkeys_seed: PathLike | None = None,
+        creds: PathLike | None = None,
+        tls: ssl.SSLContext | None = None,
+        tls_ca: PathLike | None = None,
+        tls_cert: PathLike | None = None,
+        tls_key: PathLike | None = None,
+        tls_server_name: str | None = None,
+        inbox_prefix: str | None = None,
+        secret: bytes | str | None = None,
+        replay_window: float = 30.0,
         connect_timeout: float = 2.0,
         data_connections: int = 1,
     ) -> None:
@@ -113,8 +135,21 @@ class NatsTransport:
             heartbeat=heartbeat,
             misses=misses,
             connect_timeout=connect_timeout,
-            auth={"user": user, "password": password, "token": token, "tls": tls},
+            auth=security_options(
+                user=user,
+                password=password,
+                token=token,
+                nkeys_seed=nkeys_seed,
+                creds=creds,
+                tls=tls,
+                tls_ca=tls_ca,
+                tls_cert=tls_cert,
+                tls_key=tls_key,
+                tls_server_name=tls_server_name,
+                inbox_prefix=inbox_prefix,
+            ),
         )
+        node.seal = Seal(secret, replay_window, node.counters)
         node.messaging = Messaging(node)
         node.durable = DurableMailboxes(node)
         node.registry = Registry(node)

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ._liveness import Liveness
     from ._messaging import Messaging
     from ._registry import Registry
-    from ._wire import Writer
+    from ._wire import Seal, Writer
 
 __all__ = ["Node"]
 
@@ -66,7 +66,7 @@ class Node:
         self.heartbeat = heartbeat
         self.misses = misses
         self.connect_timeout = connect_timeout
-        self.auth = auth  # passed to every NATS client: user, password, token, tls
+        self.auth = auth  # every NATS client's auth, TLS, inbox options (security_options)
         self.system: ActorSystem | None = None
         self.base = ""
         self.codec: Codec | None = None
@@ -86,7 +86,9 @@ class Node:
             "slow_consumers": 0,
             "undecodable": 0,
             "publish_failures": 0,
+            "forged": 0,  # control messages dropped by ``seal``
         }
+        self.seal: Seal  # signs and checks the control plane; set by NatsTransport
         # The parts, wired by NatsTransport right after this object is built.
         self.messaging: Messaging
         self.links: Connections

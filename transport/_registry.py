@@ -169,14 +169,18 @@ class Registry:
             return True
         if node in liveness.peers or here.data is None:
             return False
+        subject = f"{here.base}.ctl.{node}"
         try:
-            await here.data.request(f"{here.base}.ctl.{node}", PROBE, timeout=here.connect_timeout)
+            answer = await here.data.request(
+                subject, PROBE, timeout=here.connect_timeout, headers=here.seal.sign(subject, PROBE)
+            )
         except nats.errors.NoRespondersError:
             log.info("node gone: no responders on its control subject", node=node)
             liveness.node_down(node, release_names=True)
             return True
         except (nats.errors.Error, TimeoutError, OSError):
             return False  # late, or we cannot tell: assume it is there
+        here.seal.check(answer)  # a forged "I am here" is counted; either way: not gone
         return False
 
     def release_all_of(self, node: str) -> None:

@@ -1,8 +1,9 @@
 """What nodes say to each other besides actor messages, and how it leaves the node.
 
-The control notices (watch, unwatch, down), the registry entry, the error kinds an
-answer can carry, the ordered writer every outbound message goes through, and the one
-place NATS client exceptions are translated into ours.
+The control notices (watch, unwatch, down), the seal that signs and checks the control
+plane (``Seal``), the registry entry, the error kinds an answer can carry, the ordered
+writer every outbound message goes through, and the one place NATS client exceptions
+are translated into ours.
 
 ``Outbox`` is the one queue-and-wake mechanism for a task that sends in order while
 its callers never await (used by ``Writer`` here and by the durable mailboxes).
@@ -13,6 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import hashlib
+import hmac
+import secrets
+import time
 from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -21,8 +26,10 @@ import msgspec
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 
 from actors import ActorCrashed, ActorNotFound, ActorsError, AskTimeout, MailboxFull
+from actors.lowlevel import get_logger
 
 from ._codec import RefAddress
 from ._errors import CodecError, TransportUnavailable
@@ -38,6 +45,7 @@ __all__ = [
     "Outbox",
     "Probe",
     "Registration",
+    "Seal",
     "Unwatch",
     "Watch",
     "Writer",
@@ -79,6 +87,104 @@ Control = Watch | Unwatch | Down | Probe
 
 
 PROBE = msgspec.msgpack.encode(Probe())
+
+
+log = get_logger("actors.transport")
+
+SEAL_HEADER = "Actor-Seal"
+
+
+class Seal:
+    """Signs every control-plane message and checks those received
+    (``NatsTransport(secret=...)``); without a secret it signs nothing and accepts all.
+
+    Anyone allowed on the server can publish on our subjects, so a heartbeat, a goodbye,
+    a watch, unwatch or down notice, a probe or the answer to one is acted on only if it
+    carries ``Actor-Seal: <milliseconds>:<nonce>:<HMAC-SHA256>``, the MAC covering the
+    subject it was published on (a notice for one node cannot be replayed to another),
+    its headers, the time, the nonce and the payload. It is accepted once: within
+    ``window`` seconds of the time it states (the nodes' clocks must agree that well)
+    and only if its nonce was not seen in that window. Nonces are kept for the window
+    only, and only for messages whose MAC checked, so forgeries cannot grow the set.
+    Anything else is dropped and counted (``forged``), never acted on.
+    """
+
+    __slots__ = ("_counters", "_expiries", "_key", "_seen", "window")
+
+    def __init__(self, secret: bytes | str | None, window: float, counters: dict[str, int]) -> None:
+        if isinstance(secret, str):
+            secret = secret.encode()
+        if secret is not None and not isinstance(secret, bytes):
+            raise TypeError(f"secret must be bytes or str, got {type(secret).__name__}")
+        if secret is not None and len(secret) < 16:
+            raise ValueError(
+                f"secret must be at least 16 bytes (a guessable secret protects nothing), "
+                f"got {len(secret)}"
+            )
+        if window <= 0:
+            raise ValueError(f"replay_window must be > 0 seconds, got {window}")
+        self._key = secret
+        self.window = window
+        self._counters = counters
+        self._seen: set[str] = set()
+        self._expiries: deque[tuple[float, str]] = deque()  # in the order they expire
+
+    @property
+    def enabled(self) -> bool:
+        return self._key is not None
+
+    def sign(
+        self, subject: str, payload: bytes, headers: dict[str, str] | None = None
+    ) -> dict[str, str] | None:
+        """``headers`` plus the seal for publishing ``payload`` on ``subject``."""
+        key = self._key
+        if key is None:
+            return headers
+        stamp, nonce = str(time.time_ns() // 1_000_000), secrets.token_hex(12)
+        mac = self._mac(key, subject, stamp, nonce, headers or {}, payload)
+        return {**(headers or {}), SEAL_HEADER: f"{stamp}:{nonce}:{mac}"}
+
+    def check(self, msg: Msg) -> bool:
+        """Whether ``msg`` may be acted on; a message that may not is counted and logged."""
+        key = self._key
+        if key is None:
+            return True
+        headers = dict(msg.headers or {})
+        seal = headers.pop(SEAL_HEADER, "")
+        why = self._refusal(key, msg.subject, seal, headers, msg.data)
+        if why is None:
+            return True
+        self._counters["forged"] += 1
+        log.warning("control message dropped", subject=msg.subject, reason=why)
+        return False
+
+    def _refusal(
+        self, key: bytes, subject: str, seal: str, headers: dict[str, str], payload: bytes
+    ) -> str | None:
+        stamp, _, rest = seal.partition(":")
+        nonce, _, mac = rest.partition(":")
+        if not (stamp.isdigit() and nonce and mac):
+            return "unsigned"
+        expected = self._mac(key, subject, stamp, nonce, headers, payload)
+        if not hmac.compare_digest(mac, expected):
+            return "bad signature"
+        now = time.monotonic()
+        while self._expiries and self._expiries[0][0] <= now:
+            self._seen.discard(self._expiries.popleft()[1])
+        if abs(time.time() - int(stamp) / 1000) > self.window:
+            return "outside the replay window"
+        if nonce in self._seen:
+            return "replayed"
+        self._seen.add(nonce)
+        self._expiries.append((now + 2 * self.window, nonce))
+        return None
+
+    @staticmethod
+    def _mac(
+        key: bytes, subject: str, stamp: str, nonce: str, headers: dict[str, str], payload: bytes
+    ) -> str:
+        signed = msgspec.msgpack.encode((subject, stamp, nonce, sorted(headers.items()), payload))
+        return hmac.new(key, signed, hashlib.sha256).hexdigest()
 
 
 class Registration(msgspec.Struct, frozen=True, array_like=True):
