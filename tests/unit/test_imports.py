@@ -123,7 +123,7 @@ def test_the_base_install_is_msgspec_structlog_uvloop_and_the_rest_are_extras() 
     base = {_name(requirement) for requirement in project["dependencies"]}
     assert base == {"msgspec", "structlog", "uvloop"}
     extras = project["optional-dependencies"]
-    assert [_name(r) for r in extras["nats"]] == ["nats-py"]
+    assert [_name(r) for r in extras["nats"]] == ["nats-py", "nkeys"]  # nkeys: seed and creds login
     assert extras["nats"][0].startswith("nats-py~=")  # we use nats-py internals
     assert [_name(r) for r in extras["yaml"]] == ["pyyaml"]
     assert [_name(r) for r in extras["prometheus"]] == ["prometheus-client"]
