@@ -21,8 +21,8 @@ from actors.transport import NatsTransport, RemoteRef
 from actors import (
     Actor,
     ActorCrashed,
-    ActorSystem,
     ActorStopped,
+    ActorSystem,
     Member,
     MemberDown,
     MemberEvent,
@@ -83,7 +83,8 @@ async def beats_of(url: str, system: str, node_id: str, count: int) -> None:
 
 async def reconnected(logs: LogEvents, mark: int, *nodes: str) -> None:
     for node_id in nodes:
-        await logs.wait_for("nats reconnected", node=node_id, connection="data-0", after=mark)
+        for role in ("control", "data"):
+            await logs.wait_for("nats reconnected", node=node_id, connection=role, after=mark)
 
 
 # ---------------------------------------------------------------------- membership
@@ -138,20 +139,22 @@ async def test_watch_of_a_node_killed_before_first_contact_ends_with_nodedown(
     it, never hears it before the kill."""
     system = unique_system()
     options = {"heartbeat": HEARTBEAT, "misses": MISSES}
-    async with NodeProcess(nats_server.url, system, "victim-node", heartbeat=30.0) as proc:
-        async with ActorSystem(system, transport=node(nats_server.url, "n1", **options)) as a:
-            ref = await a.lookup("victim")
-            assert isinstance(ref, RemoteRef)
-            assert await ref.ask(Ping(1), timeout=WAIT) == Pong(2)
-            inbox = Inbox()
-            watcher = await a.spawn(Watcher, ref, inbox)
-            await watcher.ask(Note("sync"), timeout=WAIT)  # the watch is sent
-            proc.kill()
-            terminated = await inbox.first(timeout=WAIT + SILENCE)
-            assert terminated == Terminated(ref, "nodedown")
-            assert a.cluster.members()[1] == Member(
-                "victim-node", MemberStatus.UNREACHABLE, a.cluster.members()[1].since
-            )
+    async with (
+        NodeProcess(nats_server.url, system, "victim-node", heartbeat=30.0) as proc,
+        ActorSystem(system, transport=node(nats_server.url, "n1", **options)) as a,
+    ):
+        ref = await a.lookup("victim")
+        assert isinstance(ref, RemoteRef)
+        assert await ref.ask(Ping(1), timeout=WAIT) == Pong(2)
+        inbox = Inbox()
+        watcher = await a.spawn(Watcher, ref, inbox)
+        await watcher.ask(Note("sync"), timeout=WAIT)  # the watch is sent
+        proc.kill()
+        terminated = await inbox.first(timeout=WAIT + SILENCE)
+        assert terminated == Terminated(ref, "nodedown")
+        assert a.cluster.members()[1] == Member(
+            "victim-node", MemberStatus.UNREACHABLE, a.cluster.members()[1].since
+        )
 
 
 # ---------------------------------------------------------------------- observations 2, 3
@@ -319,9 +322,7 @@ async def test_partitioned_holder_comes_back_older_claim_wins_newer_stops(
         mark = logs.mark()
         proxy.heal()
         await reconnected(logs, mark, "n2")
-        conflict = await events.until(
-            lambda items: any(isinstance(e, NameConflict) for e in items)
-        )
+        conflict = await events.until(lambda items: any(isinstance(e, NameConflict) for e in items))
         (event,) = [e for e in conflict if isinstance(e, NameConflict)]
         assert event == NameConflict("svc", winner="n2", loser=mine.path)
         stopped = await events.until(
