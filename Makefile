@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: all test lint typecheck tree docs run cluster bench bench-quick clean
+.PHONY: all test faults lint typecheck tree docs run cluster bench bench-quick clean
 
 all: test
 
@@ -30,8 +30,15 @@ $(BENCH_STAMP): $(STAMP)
 # coverage: tracing every line would slow their million messages past their deadline,
 # and they cover no line the others miss.
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not stress" --cov --cov-report=term
+	$(PY) -m pytest -q -m "not stress and not faults" --cov --cov-report=term
 	$(PY) -m pytest -q -m stress
+
+# Every fault scenario (tests/faults, the long ones included), then the table of
+# docs/reliability.md regenerated from what the checker counted.
+faults: $(STAMP)
+	rm -f build/faults.jsonl && mkdir -p build
+	FAULTS_REPORT=build/faults.jsonl $(PY) -m pytest -q -p no:randomly tests/faults
+	$(PY) -m tests.faults.table build/faults.jsonl docs/reliability.md
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check actors supervision transport tests bench examples

@@ -16,6 +16,9 @@ membership ``system.cluster.members()`` reports, see docs/distributed.md):
   silence it notices then proves nothing. When they come back after a gap, every
   clock restarts with the full grace of ``heartbeat * misses`` (and the node re-asserts
   its names: others may have judged it down meanwhile).
+- A heartbeat carries the sender's incarnation (new at every start): a node that
+  restarted under the same id is seen going down (its old incarnation's watches end
+  with ``nodedown``) and up again, however fast it came back.
 - A node never heard from gets a clock at first contact (a watch, a lookup): one that
   never beats is ``unreachable`` after ``heartbeat * misses`` like any other.
 
@@ -31,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -72,10 +76,11 @@ class _Peer:
     """What this node knows of another: its status (None: contacted, never heard),
     since when (wall clock), when it was last heard (monotonic) and its clock."""
 
-    __slots__ = ("heard", "since", "status", "timer")
+    __slots__ = ("heard", "incarnation", "since", "status", "timer")
 
     def __init__(self, heard: float) -> None:
         self.status: MemberStatus | None = None
+        self.incarnation: str | None = None
         self.since = time.time()
         self.heard = heard
         self.timer: asyncio.TimerHandle | None = None
@@ -96,6 +101,7 @@ class Liveness:
         self._echo: float | None = None  # when our own last heartbeat came back
         self._deferred: set[str] = set()  # silent while we were cut off: judge later
         self._since = time.time()
+        self._incarnation = {"Incarnation": uuid.uuid4().hex}  # every heartbeat's header
 
     @property
     def silence(self) -> float:
@@ -274,7 +280,9 @@ class Liveness:
     def _beat(self) -> None:
         here = self.here
         if here.control_writer is not None:
-            here.control_writer.publish(f"{here.base}.hb.{here.node_id}", b"", "", None, None)
+            here.control_writer.publish(
+                f"{here.base}.hb.{here.node_id}", b"", "", self._incarnation, None
+            )
         loop = asyncio.get_running_loop()
         self._beat_timer = loop.call_later(here.heartbeat, self._beat)
 
@@ -290,10 +298,17 @@ class Liveness:
             peer = self.peers[node] = _Peer(now)
         peer.heard = now
         self._deferred.discard(node)
-        if msg.headers and msg.headers.get("Bye"):
+        headers = msg.headers or {}
+        if headers.get("Bye"):
             log.info("node left", node=node)
             self.node_down(node, release_names=False)  # it released them itself
             return
+        incarnation = headers.get("Incarnation")
+        if peer.incarnation != incarnation:
+            if peer.incarnation is not None and peer.status != MemberStatus.DOWN:
+                log.warning("node restarted", node=node)
+                self.node_down(node, release_names=False)  # it registers its names again
+            peer.incarnation = incarnation
         if peer.status is None or peer.status == MemberStatus.DOWN:
             log.info("node up", node=node)
             self._set(node, peer, MemberStatus.UP)
