@@ -1,4 +1,4 @@
-"""The fault suite's cluster, traffic and checker (see ``test_faults.py``).
+"""The fault suite's cluster, traffic and checker (see ``test_scenarios.py``).
 
 A scenario runs two nodes in this process, ``n1`` and ``n2`` (``n2`` through a
 ``TcpProxy``, so that its link can be cut), and, for the node faults, a node in its own
