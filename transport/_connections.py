@@ -152,7 +152,7 @@ class Connections:
                 # warns "unclosed" when collected. Close it; the next attempt opens anew.
                 attempt = client._transport
                 if attempt is not None:
-                    attempt.close()
+                    attempt.close()  # type: ignore[no-untyped-call]
 
         settings: dict[str, Any] = {
             key: value for key, value in node.auth.items() if value is not None
