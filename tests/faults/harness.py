@@ -236,7 +236,9 @@ async def settle_and_count(world: Cluster, row: Row, names: dict[str, ActorSyste
         row.names_doubled += len(holders) > 1
         found = await world.a.lookup(name)
         mine = holder.whereis(name)
-        row.names_lost += found is None or mine is None or found.path != mine.path
+        if found is None or mine is None or found.path != mine.path:
+            row.names_lost += 1
+            row.notes.append(f"`{name}` lost: found {found!r}, held by {mine!r}")
 
 
 def record(row: Row) -> None:
