@@ -311,6 +311,7 @@ class Liveness:
             peer.incarnation = incarnation
         if peer.status is None or peer.status == MemberStatus.DOWN:
             log.info("node up", node=node)
+            here.registry.back(node)
             self._set(node, peer, MemberStatus.UP)
         elif peer.status == MemberStatus.UNREACHABLE:
             log.info("node reachable again", node=node)

@@ -239,7 +239,12 @@ class Registry:
             theirs = msgspec.msgpack.decode(entry.value, type=Registration)
             holder = theirs.address
             if holder.node == node.node_id:
-                return  # ours (this incarnation's, or a later one's)
+                # Ours: written again all the same, so that a release of our names
+                # that read this entry while we were judged down fails its
+                # conditional delete.
+                with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
+                    await self._kv.update(key, entry.value, last=entry.revision)
+                return
             their_claim = theirs.claim or entry.revision
             ours_older = (claim.revision, node.node_id) < (their_claim, holder.node)
             if ours_older or await self.gone(holder.node):
@@ -286,12 +291,19 @@ class Registry:
             return False  # late, or we cannot tell: assume it is there
         return False
 
+    def back(self, node: str) -> None:
+        """``node`` is up again: stop releasing its names (it re-asserts them)."""
+        for task in list(self._purges):
+            if task.get_name() == f"purge:{node}":
+                task.cancel()
+
     def release_all_of(self, node: str) -> None:
         """Release, in the background, every name ``node`` held: it went down without
         releasing them."""
         if self._kv is None or self.node.closing:
             return
         task = self.node.spawn_task(self._purge(node))
+        task.set_name(f"purge:{node}")
         self._purges.add(task)
         task.add_done_callback(self._purges.discard)
 
