@@ -9,7 +9,7 @@ DOCS_STAMP := $(VENV)/.installed-docs
 BROWSER_STAMP := $(VENV)/.installed-browser
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: all test test-browser lint typecheck tree docs run cluster bench bench-quick clean
+.PHONY: all test test-browser faults lint typecheck tree docs run cluster bench bench-quick clean
 
 all: test
 
@@ -37,7 +37,7 @@ $(BENCH_STAMP): $(STAMP)
 # and they cover no line the others miss. The browser tests need Chromium: see
 # test-browser.
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not stress and not browser" --cov --cov-report=term
+	$(PY) -m pytest -q -m "not stress and not browser and not faults" --cov --cov-report=term
 	$(PY) -m pytest -q -m stress
 
 # The observer page in headless Chromium, driven by Playwright. The browser is Debian's
@@ -45,6 +45,13 @@ test: $(STAMP)
 test-browser: $(BROWSER_STAMP)
 	@test -x $(CHROMIUM) || { echo "make test-browser needs Chromium at $(CHROMIUM): apt-get install -y chromium (or CHROMIUM=/path/to/chromium)" >&2; exit 2; }
 	ACTORS_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -m browser tests/browser
+
+# Every fault scenario (tests/faults, the long ones included), then the table of
+# docs/reliability.md regenerated from what the checker counted.
+faults: $(STAMP)
+	rm -f build/faults.jsonl && mkdir -p build
+	FAULTS_REPORT=build/faults.jsonl $(PY) -m pytest -q -p no:randomly tests/faults
+	$(PY) -m tests.faults.table build/faults.jsonl docs/reliability.md
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check actors supervision transport tests bench examples

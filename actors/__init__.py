@@ -9,6 +9,17 @@ extension API for runtime authors); the core imports neither of them.
 from ._actor import Actor
 from ._bus import EventBus, Publish, Subscribe, Subscription, Subscriptions, Unsubscribe
 from ._callback_bus import AsyncEventBus, EventBusClosed
+from ._cluster import (
+    Cluster,
+    Member,
+    MemberDown,
+    MemberEvent,
+    MemberReachable,
+    MemberStatus,
+    MemberUnreachable,
+    MemberUp,
+    NameConflict,
+)
 from ._errors import (
     ActorCrashed,
     ActorNotFound,
@@ -58,6 +69,7 @@ __all__ = [
     "AskTimeout",
     "AsyncEventBus",
     "Broadcast",
+    "Cluster",
     "ConsistentHash",
     "current_trace",
     "DeadLetter",
@@ -72,7 +84,15 @@ __all__ = [
     "MailboxClosed",
     "MailboxFull",
     "MailboxStats",
+    "Member",
+    "MemberDown",
+    "MemberEvent",
+    "MemberReachable",
+    "MemberStatus",
+    "MemberUnreachable",
+    "MemberUp",
     "MetricsCollector",
+    "NameConflict",
     "NO_REPLY",
     "Overflow",
     "Priority",

@@ -49,6 +49,7 @@ class ExitReason(_WireString):
     KILLED = "killed"  # cancelled after its shutdown time ran out
     NOPROC = "noproc"  # it was already gone when watched
     NODEDOWN = "nodedown"  # its node went silent or left the cluster
+    NAME_CONFLICT = "name_conflict"  # another node's older claim on its name won
 
 
 class DeadLetterReason(_WireString):
@@ -72,8 +73,8 @@ class Terminated(msgspec.Struct, frozen=True):
     """Delivered to every actor that watched ``ref`` when it stops for good.
 
     ``reason`` is an :class:`ExitReason` value (``"normal"``, ``"shutdown"``,
-    ``"killed"``, ``"noproc"``, ``"nodedown"``), or ``"<ExceptionType>: <message>"``
-    after a crash.
+    ``"killed"``, ``"noproc"``, ``"nodedown"``, ``"name_conflict"``), or
+    ``"<ExceptionType>: <message>"`` after a crash.
     """
 
     ref: ActorRef

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import itertools
 from collections.abc import Callable, Iterator
 from types import TracebackType
@@ -30,6 +31,7 @@ from ._bus import (
     check_target,
 )
 from ._cell import STOPPED, SUSPENDED, ActorCell, Reason, describe, stop_children
+from ._cluster import Cluster
 from ._errors import ActorsError
 from ._from_thread import FromThread
 from ._logging import get_logger
@@ -364,6 +366,11 @@ class ActorSystem:
             return local
         found: ActorRef | None = await self._transport.lookup(name)
         return found
+
+    @functools.cached_property
+    def cluster(self) -> Cluster:
+        """This node's id and its view of the cluster's members (see docs/distributed.md)."""
+        return Cluster(self)
 
     @property
     def transport(self) -> Transport | None:

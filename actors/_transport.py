@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from ._cell import ActorCell
+    from ._cluster import Member
     from ._ref import ActorRef
     from ._system import ActorSystem
 
@@ -27,6 +28,8 @@ __all__ = ["Transport"]
 class Transport(Protocol):
     """What an ``ActorSystem`` needs from a transport (stable, for runtime authors;
     re-exported by ``actors.lowlevel`` and ``actors.transport``)."""
+
+    node_id: str  # this node's id in the cluster (``system.cluster.node``)
 
     async def start(self, system: ActorSystem) -> None:
         """Connect and begin serving the system's actors."""
@@ -58,3 +61,7 @@ class Transport(Protocol):
     def metrics(self) -> dict[str, float]:
         """The transport's figures for ``system.metrics()``: names ending in ``_total``
         are counters, the others gauges."""
+
+    def members(self) -> list[Member]:
+        """Every node this one knows, itself first (``up``), then the others by id,
+        each with its status and since when (``system.cluster.members()``)."""

@@ -272,6 +272,13 @@ class Connections:
                 counters["slow_consumers"] += 1
             counters["errors"] += 1
             log.warning("nats error", node=node_id, connection=role, error=repr(error))
+            if client.is_connecting or client.is_reconnecting:
+                # A failed attempt (e.g. no INFO from a paused server): nats-py 2.16
+                # opens the next one over it without closing its stream, which then
+                # warns "unclosed" when collected. Close it; the next attempt opens anew.
+                attempt = client._transport
+                if attempt is not None:
+                    attempt.close()  # type: ignore[no-untyped-call]
 
         settings = dict(node.auth)
         settings.update(

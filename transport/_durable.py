@@ -2,7 +2,8 @@
 
 An actor class with ``durable = True``, spawned with a name on a system with a
 ``NatsTransport``, gets a durable consumer on the work-queue stream
-``<prefix>_<system>_durable`` (subject ``P.durable.<name>``). Tells to it are published
+``<prefix>__<system>__durable`` (subject ``P.durable.<name>``; consumer ``d__<name>``,
+each part escaped: see ``_subjects``). Tells to it are published
 there, each with a ``Nats-Msg-Id``, and retried with that id until JetStream
 acknowledges them; the consumer delivers them into the mailbox, and the runtime
 acknowledges each when ``receive`` returns (a crash asks for redelivery). Messages
@@ -25,7 +26,7 @@ from actors.lowlevel import ActorCell, DeadLetterReason, get_logger
 
 from ._codec import RefAddress
 from ._remote import DurableRef, RemoteRef
-from ._subjects import kv_key, plain_name
+from ._subjects import wire_name
 from ._wire import Outbox
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ class DurableMailboxes:
         js = node.data.jetstream()
         subject = self.subject(name)
         await self._ensure_stream()
-        consumer = "d_" + plain_name(kv_key(name))
+        consumer = wire_name("d", name)
         deliver = node.messaging.deliver
 
         async def on_durable(msg: Msg) -> None:
@@ -87,7 +88,7 @@ class DurableMailboxes:
         node = self.node
         assert node.data is not None and node.system is not None
         js = node.data.jetstream()
-        stream = plain_name(f"{node.prefix}_{node.system.name}_durable")
+        stream = wire_name(node.prefix, node.system.name, "durable")
         try:
             await js.stream_info(stream)
         except nats.js.errors.NotFoundError:

@@ -1,10 +1,26 @@
-"""Which nodes are up, and watching actors across nodes.
+"""Who is in the cluster, and watching actors across nodes.
 
 Every node publishes a heartbeat on ``P.hb.<node>`` every ``heartbeat`` seconds, on its
-control connection, and listens to everyone's. A node not heard from for ``heartbeat *
-misses`` seconds is down; one that says goodbye (a ``Bye`` heartbeat) has left. Either
-way, every local actor watching one of its actors receives ``Terminated(ref,
-ExitReason.NODEDOWN)``.
+control connection, and listens to everyone's, its own included. The rules (the
+membership ``system.cluster.members()`` reports, see docs/distributed.md):
+
+- A node is ``up`` from its first heartbeat (``MemberUp``).
+- It is ``unreachable`` once silent for ``heartbeat * misses`` seconds while this node
+  heard its own heartbeats come back (``MemberUnreachable``): every local watch of its
+  actors ends with ``Terminated(ref, "nodedown")``. A heartbeat makes it ``up`` again
+  (``MemberReachable``).
+- It is ``down`` after a goodbye (a ``Bye`` heartbeat), or once silent for
+  ``down_after`` seconds (``MemberDown``): its names are released (by the lowest id of
+  the nodes up), and nobody but a new heartbeat of it brings it back (``MemberUp``).
+- A node cut off from NATS judges nobody: its own heartbeats stop coming back, so a
+  silence it notices then proves nothing. When they come back after a gap, every
+  clock restarts with the full grace of ``heartbeat * misses`` (and the node re-asserts
+  its names: others may have judged it down meanwhile).
+- A heartbeat carries the sender's incarnation (new at every start): a node that
+  restarted under the same id is seen going down (its old incarnation's watches end
+  with ``nodedown``) and up again, however fast it came back.
+- A node never heard from gets a clock at first contact (a watch, a lookup): one that
+  never beats is ``unreachable`` after ``heartbeat * misses`` like any other.
 
 A remote watch is a ``Watch`` notice to the target's node (``P.ctl.<node>``), which adds
 a ``RemoteWatcher`` to the target's cell; when the target stops, that node sends a
@@ -17,17 +33,29 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import TYPE_CHECKING
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from nats.aio.msg import Msg
 
-from actors import ExitReason, Priority, Terminated
+from actors import (
+    ExitReason,
+    Member,
+    MemberDown,
+    MemberReachable,
+    MemberStatus,
+    MemberUnreachable,
+    MemberUp,
+    Priority,
+    Terminated,
+)
 from actors.lowlevel import ActorCell, CellState, get_logger
 
 from ._codec import RefAddress
 from ._remote import RemoteRef, RemoteWatcher
-from ._wire import Control, Down, Probe, Unwatch, Watch
+from ._wire import Control, Down, NameLost, Probe, Unwatch, Watch
 
 if TYPE_CHECKING:
     from ._node import Node
@@ -37,19 +65,47 @@ __all__ = ["Liveness"]
 log = get_logger("actors.transport")
 
 
+_EVENTS = {
+    MemberStatus.UP: MemberUp,
+    MemberStatus.UNREACHABLE: MemberUnreachable,
+    MemberStatus.DOWN: MemberDown,
+}
+
+
+class _Peer:
+    """What this node knows of another: its status (None: contacted, never heard),
+    since when (wall clock), when it was last heard (monotonic) and its clock."""
+
+    __slots__ = ("heard", "incarnation", "since", "status", "timer")
+
+    def __init__(self, heard: float) -> None:
+        self.status: MemberStatus | None = None
+        self.incarnation: str | None = None
+        self.since = time.time()
+        self.heard = heard
+        self.timer: asyncio.TimerHandle | None = None
+
+
 class Liveness:
     """A node's view of the other nodes, and its watches across them."""
 
     def __init__(self, here: Node) -> None:
         self.here = here  # this node (``node`` below is always another one's id)
-        self.peers: dict[str, asyncio.TimerHandle] = {}  # nodes heard from: their timeout
-        self.down: set[str] = set()
+        self.peers: dict[str, _Peer] = {}
         # node -> target path -> local watcher cells
         self._watches: dict[str, dict[str, list[ActorCell]]] = {}
         # Watch notices sent with a reply subject, waiting for NATS's verdict.
         self._checks: dict[str, tuple[RemoteRef, ActorCell]] = {}
         self._tokens = itertools.count(1)
         self._beat_timer: asyncio.TimerHandle | None = None
+        self._echo: float | None = None  # when our own last heartbeat came back
+        self._deferred: set[str] = set()  # silent while we were cut off: judge later
+        self._since = time.time()
+        self._incarnation = {"Incarnation": uuid.uuid4().hex}  # every heartbeat's header
+
+    @property
+    def silence(self) -> float:
+        return self.here.heartbeat * self.here.misses
 
     def start(self) -> None:
         self._beat()
@@ -58,22 +114,68 @@ class Liveness:
         """Stop beating and listening, and say goodbye."""
         if self._beat_timer is not None:
             self._beat_timer.cancel()
-        for timer in self.peers.values():
-            timer.cancel()
-        self.peers.clear()
+        for peer in self.peers.values():
+            if peer.timer is not None:
+                peer.timer.cancel()
         here = self.here
         if here.control_writer is not None:
             subject = f"{here.base}.hb.{here.node_id}"
             bye = here.seal.sign(subject, b"", {"Bye": "1"})
             here.control_writer.publish(subject, b"", "", bye, None)
 
+    # ------------------------------------------------------------------ membership
+
+    def members(self) -> list[Member]:
+        here = [Member(self.here.node_id, MemberStatus.UP, self._since)]
+        return here + [
+            Member(node, peer.status, peer.since)
+            for node, peer in sorted(self.peers.items())
+            if peer.status is not None
+        ]
+
+    def status(self, node: str) -> MemberStatus | None:
+        peer = self.peers.get(node)
+        return None if peer is None else peer.status
+
+    def alive(self, node: str) -> bool:
+        """Not known to be unreachable or down."""
+        peer = self.peers.get(node)
+        return peer is None or peer.status in (None, MemberStatus.UP)
+
+    def is_down(self, node: str) -> bool:
+        peer = self.peers.get(node)
+        return peer is not None and peer.status == MemberStatus.DOWN
+
+    def up(self) -> list[str]:
+        return [node for node, peer in self.peers.items() if peer.status == MemberStatus.UP]
+
+    def contact(self, node: str) -> None:
+        """First contact with ``node`` (a watch, a lookup): its clock starts now, so a
+        node that never beats is judged like one that stopped."""
+        if node == self.here.node_id or node in self.peers or node == "*":
+            return
+        peer = self.peers[node] = _Peer(time.monotonic())
+        self._arm(node, peer, self.silence)
+
+    def _set(self, node: str, peer: _Peer, status: MemberStatus) -> None:
+        """A status change, announced on the bus (``MemberReachable``: back up from
+        unreachable)."""
+        reachable = peer.status == MemberStatus.UNREACHABLE and status == MemberStatus.UP
+        peer.status = status
+        peer.since = time.time()
+        system = self.here.system
+        if system is not None:
+            event = MemberReachable if reachable else _EVENTS[status]
+            system.publish(event(node))
+
     # ------------------------------------------------------------------ watching
 
     def watch(self, ref: RemoteRef, watcher: ActorCell) -> None:
         node = ref.address.node
-        if node in self.down:
+        if not self.alive(node):
             watcher.deliver(Terminated(ref, ExitReason.NODEDOWN), Priority.SYSTEM)
             return
+        self.contact(node)
         watchers = self._watches.setdefault(node, {}).setdefault(ref.path, [])
         if watcher in watchers:
             return
@@ -114,14 +216,15 @@ class Liveness:
         watchers = self._watches.get(node, {}).get(ref.path, [])
         if watcher in watchers:
             watchers.remove(watcher)
-            self._send(node, Unwatch(ref.path, self.here.export(watcher.ref)))
+            self.send(node, Unwatch(ref.path, self.here.export(watcher.ref)))
 
     def send_down(self, terminated: Terminated, watcher: RefAddress) -> None:
         """A local actor watched from another node stopped: tell that node."""
         target = self.here.export(terminated.ref)
-        self._send(watcher.node, Down(target, watcher.path, terminated.reason))
+        self.send(watcher.node, Down(target, watcher.path, terminated.reason))
 
-    def _send(self, node: str, message: Control) -> None:
+    def send(self, node: str, message: Control) -> None:
+        """A control notice to ``node`` (on the control connection)."""
         here = self.here
         if here.control_writer is not None:
             subject, payload = f"{here.base}.ctl.{node}", msgspec.msgpack.encode(message)
@@ -145,7 +248,7 @@ class Liveness:
                 cell = here.exported.get(target)
                 if cell is None or cell.state == CellState.STOPPED:
                     gone = RefAddress(watcher.system, here.node_id, target)
-                    self._send(watcher.node, Down(gone, watcher.path, ExitReason.NOPROC))
+                    self.send(watcher.node, Down(gone, watcher.path, ExitReason.NOPROC))
                     return
                 if cell.watchers is None:
                     cell.watchers = []
@@ -167,6 +270,8 @@ class Liveness:
                     cell.deliver(Terminated(ref, reason), Priority.SYSTEM)
                 if not cells:
                     by_path.pop(target.path, None)
+            case NameLost(name, path, winner):
+                here.registry.lost(name, path, winner)
 
     def _received(self, msg: Msg) -> None:
         """Answer a notice sent as a request (a Watch, a Probe): we are here."""
@@ -180,7 +285,7 @@ class Liveness:
         here = self.here
         if here.control_writer is not None:
             subject = f"{here.base}.hb.{here.node_id}"
-            beat = here.seal.sign(subject, b"")
+            beat = here.seal.sign(subject, b"", self._incarnation)
             here.control_writer.publish(subject, b"", "", beat, None)
         loop = asyncio.get_running_loop()
         self._beat_timer = loop.call_later(here.heartbeat, self._beat)
@@ -188,41 +293,122 @@ class Liveness:
     async def on_heartbeat(self, msg: Msg) -> None:
         here = self.here
         node = msg.subject.rsplit(".", 1)[-1]
-        if node == here.node_id or not here.seal.check(msg):
+        now = time.monotonic()
+        if node == here.node_id:
+            # Our own beat, back from the server: we are connected (whoever sent it,
+            # it came through the server, which is all this tells).
+            self._echoed(now)
             return
-        timer = self.peers.pop(node, None)
-        if timer is not None:
-            timer.cancel()
-        if msg.headers and msg.headers.get("Bye"):
+        if not here.seal.check(msg):
+            return
+        peer = self.peers.get(node)
+        if peer is None:
+            peer = self.peers[node] = _Peer(now)
+        peer.heard = now
+        self._deferred.discard(node)
+        headers = msg.headers or {}
+        if headers.get("Bye"):
             log.info("node left", node=node)
             self.node_down(node, release_names=False)  # it released them itself
             return
-        self.down.discard(node)
+        incarnation = headers.get("Incarnation")
+        if peer.incarnation != incarnation:
+            if peer.incarnation is not None and peer.status != MemberStatus.DOWN:
+                log.warning("node restarted", node=node)
+                self.node_down(node, release_names=False)  # it registers its names again
+            peer.incarnation = incarnation
+        if peer.status is None or peer.status == MemberStatus.DOWN:
+            log.info("node up", node=node)
+            here.registry.back(node)
+            self._set(node, peer, MemberStatus.UP)
+        elif peer.status == MemberStatus.UNREACHABLE:
+            log.info("node reachable again", node=node)
+            self._set(node, peer, MemberStatus.UP)
+        self._arm(node, peer, self.silence)
+
+    def _echoed(self, now: float) -> None:
+        """Our own heartbeat came back: we hear the cluster. After a gap (we were cut
+        off, or stalled), restart every clock with the full grace and re-assert our
+        names: others may have judged us down meanwhile."""
+        last, self._echo = self._echo, now
+        if last is None or now - last <= 1.5 * self.here.heartbeat:
+            return
+        log.info("hearing the cluster again", node=self.here.node_id, gap=round(now - last, 3))
+        for node, peer in self.peers.items():
+            if peer.status in (None, MemberStatus.UP) or node in self._deferred:
+                peer.heard = now
+                self._arm(node, peer, self.silence)
+        self._deferred.clear()
+        self.here.registry.reassert()
+
+    def _arm(self, node: str, peer: _Peer, delay: float) -> None:
+        if peer.timer is not None:
+            peer.timer.cancel()
         loop = asyncio.get_running_loop()
-        silence = here.heartbeat * here.misses
-        self.peers[node] = loop.call_later(silence, self._silent, node)
+        peer.timer = loop.call_later(delay, self._silent, node)
+
+    def _hearing(self, since: float) -> bool:
+        """Whether our own heartbeats kept coming back for a while after ``since``:
+        else a silence proves nothing (we may be the one cut off)."""
+        return self._echo is not None and self._echo - since >= self.silence / 2
 
     def _silent(self, node: str) -> None:
         here = self.here
-        log.warning("node down: no heartbeat", node=node, silent_for=here.heartbeat * here.misses)
-        self.node_down(node, release_names=True)
+        peer = self.peers.get(node)
+        if peer is None or here.closing:
+            return
+        peer.timer = None
+        if not self._hearing(peer.heard):
+            self._deferred.add(node)  # judged when we hear ourselves again
+            return
+        silent = time.monotonic() - peer.heard
+        down_after = here.down_after
+        if peer.status in (None, MemberStatus.UP):
+            log.warning("node unreachable: no heartbeat", node=node, silent_for=round(silent, 3))
+            self._set(node, peer, MemberStatus.UNREACHABLE)
+            self._end_watches(node)
+            self._arm(node, peer, max(0.0, down_after - silent))
+        elif peer.status == MemberStatus.UNREACHABLE:
+            if silent < down_after:
+                self._arm(node, peer, down_after - silent)
+                return
+            log.warning("node down: no heartbeat", node=node, silent_for=round(silent, 3))
+            self.node_down(node, release_names=True)
 
     def node_down(self, node: str, *, release_names: bool) -> None:
-        """A node went silent, said goodbye, or is gone from the server: its watched
-        actors are gone. The names held by a node that did not say goodbye are released
-        by one surviving node: the lowest id among those this one knows alive (should
-        two pick themselves, each deletion is conditional, so the second changes
-        nothing)."""
+        """A node said goodbye, stayed silent for ``down_after``, or (never heard from)
+        does not answer on its control subject: its watched actors are gone. The names
+        held by a node that did not say goodbye are released by one node: the lowest id
+        among those up (should two pick themselves, each deletion is conditional, so the
+        second changes nothing)."""
         here = self.here
-        self.peers.pop(node, None)
-        first = node not in self.down
-        self.down.add(node)
-        leader = here.node_id == min(self.peers.keys() | {here.node_id})
+        peer = self.peers.get(node)
+        if peer is None:
+            peer = self.peers[node] = _Peer(time.monotonic())
+        if peer.timer is not None:
+            peer.timer.cancel()
+            peer.timer = None
+        self._deferred.discard(node)
+        first = peer.status != MemberStatus.DOWN
+        if first:
+            self._set(node, peer, MemberStatus.DOWN)
+        leader = here.node_id == min([*self.up(), here.node_id])
         if release_names and first and leader:
             here.registry.release_all_of(node)
-        system = here.system
+        self._end_watches(node)
+
+    def _end_watches(self, node: str) -> None:
+        system = self.here.system
         assert system is not None
         for path, watchers in self._watches.pop(node, {}).items():
-            ref = here.resolve(RefAddress(system.name, node, path))
+            ref = self.here.resolve(RefAddress(system.name, node, path))
             for watcher in watchers:
                 watcher.deliver(Terminated(ref, ExitReason.NODEDOWN), Priority.SYSTEM)
+
+    def metrics(self) -> dict[str, Any]:
+        statuses = [peer.status for peer in self.peers.values()]
+        return {
+            "peers_alive": statuses.count(MemberStatus.UP),
+            "peers_unreachable": statuses.count(MemberStatus.UNREACHABLE),
+            "peers_down": statuses.count(MemberStatus.DOWN),
+        }

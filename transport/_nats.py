@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from actors import ActorRef, Priority, Publish
+from actors import ActorRef, Member, Priority, Publish
 from actors.lowlevel import CellState, Envelope, cell_of, get_logger, trace_of_sender
 
 from ._codec import Codec, RefAddress
@@ -62,9 +62,12 @@ class NatsTransport:
 
     ``NatsTransport(servers=["nats://127.0.0.1:4222"], types=[Order, Paid])``: ``types``
     are the message classes this node sends and accepts (anything else arriving is a
-    dead letter). ``heartbeat`` seconds between heartbeats; a node silent for
-    ``heartbeat * misses`` seconds is down: its watched actors produce
-    ``Terminated(ref, "nodedown")``.
+    dead letter). Auth, TLS and the signed control plane: see the options below and
+    docs/security.md. ``heartbeat`` seconds between heartbeats; a node silent for
+    ``heartbeat * misses`` seconds (while this one hears the cluster) is unreachable: its
+    watched actors produce ``Terminated(ref, "nodedown")``; silent for ``down_after``
+    seconds (default twice that) it is down: its names are released. See
+    ``system.cluster`` and docs/distributed.md.
 
     Security (docs/security.md): ``secret`` (bytes or str, at least 16 bytes, the same
     on every node) signs the control plane with HMAC-SHA256: heartbeats, goodbyes,
@@ -98,6 +101,7 @@ class NatsTransport:
         prefix: str = "actors",
         heartbeat: float = 1.0,
         misses: int = 3,
+        down_after: float | None = None,
         user: str | None = None,
         password: str | None = None,
         token: str | None = None,
@@ -116,6 +120,11 @@ class NatsTransport:
     ) -> None:
         if heartbeat <= 0 or misses < 1:
             raise ValueError(f"need heartbeat > 0 and misses >= 1, got {heartbeat}, {misses}")
+        down_after = 2 * heartbeat * misses if down_after is None else down_after
+        if down_after < heartbeat * misses:
+            raise ValueError(
+                f"need down_after >= heartbeat * misses ({heartbeat * misses}), got {down_after}"
+            )
         if data_connections < 1:
             raise ValueError(f"need data_connections >= 1, got {data_connections}")
         node_id = node_id or uuid.uuid4().hex[:12]
@@ -134,6 +143,7 @@ class NatsTransport:
             prefix=prefix,
             heartbeat=heartbeat,
             misses=misses,
+            down_after=down_after,
             connect_timeout=connect_timeout,
             auth=security_options(
                 user=user,
@@ -238,11 +248,14 @@ class NatsTransport:
             connections_created_total=pool.created,
             connections_closed_total=pool.closed,
             connections_unhealthy_total=pool.unhealthy,
-            peers_alive=len(liveness.peers),
-            peers_down=len(liveness.down),
+            **liveness.metrics(),
             asks_pending=len(self.node.messaging.asks),
         )
         return figures
+
+    def members(self) -> list[Member]:
+        """This node (``up``) and every node it has heard from, with its status."""
+        return self.node.liveness.members()
 
     # ------------------------------------------------------------------ addresses
 

@@ -57,6 +57,7 @@ class Node:
         prefix: str,
         heartbeat: float,
         misses: int,
+        down_after: float,
         connect_timeout: float,
         auth: dict[str, Any],
     ) -> None:
@@ -65,6 +66,7 @@ class Node:
         self.prefix = prefix
         self.heartbeat = heartbeat
         self.misses = misses
+        self.down_after = down_after  # seconds of silence after which a node is down
         self.connect_timeout = connect_timeout
         self.auth = auth  # every NATS client's auth, TLS, inbox options (security_options)
         self.system: ActorSystem | None = None
@@ -114,7 +116,8 @@ class Node:
             dead_letter(self.system, message, recipient, reason)
 
     def node_alive(self, node: str) -> bool:
-        return node not in self.liveness.down
+        """Not known to be unreachable or down."""
+        return self.liveness.alive(node)
 
     # ------------------------------------------------------------------ addresses
 
@@ -139,10 +142,12 @@ class Node:
             cell = self.exported.get(address.path)
             if cell is not None:
                 return cell.ref
+        elif address.node not in self.liveness.peers:
+            self.liveness.contact(address.node)  # first contact: its clock starts
         return RemoteRef(self, address, self.actor_subject(address))
 
     def actor_subject(self, address: RefAddress) -> str:
-        base = f"{self.prefix}.{subject_token(address.system)}"
+        base = f"{self.prefix}.{subject_token(address.system)}"  # the address's system
         return f"{base}.node.{address.node}.a.{path_tokens(address.path)}"
 
     def lane(self, subject: str) -> Writer | None:

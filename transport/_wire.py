@@ -44,6 +44,7 @@ __all__ = [
     "ErrorKind",
     "Outbox",
     "Probe",
+    "NameLost",
     "Registration",
     "Seal",
     "Unwatch",
@@ -83,7 +84,16 @@ class Probe(msgspec.Struct, tag=True, frozen=True):
     """Are you there? Sent as a request; the node answers it (see ``_gone``)."""
 
 
-Control = Watch | Unwatch | Down | Probe
+class NameLost(msgspec.Struct, tag=True, frozen=True):
+    """Your actor at ``path`` held ``name`` too (after a partition); ``winner``'s older
+    claim keeps it: stop yours (reason ``name_conflict``)."""
+
+    name: str
+    path: str
+    winner: str
+
+
+Control = Watch | Unwatch | Down | Probe | NameLost
 
 
 PROBE = msgspec.msgpack.encode(Probe())
@@ -192,6 +202,9 @@ class Registration(msgspec.Struct, frozen=True, array_like=True):
 
     address: RefAddress
     durable: bool = False
+    # The KV revision at which the holder took the name (0: this entry's own revision);
+    # kept when a holder re-asserts its name, so that the older claim is known.
+    claim: int = 0
 
 
 Item = TypeVar("Item")

@@ -237,7 +237,7 @@ def unique_system() -> str:
 
 def bucket(system: str) -> str:
     """The registry bucket of ``system`` (as the transport names it)."""
-    return f"{PREFIX}_{system}_names"
+    return f"{PREFIX}__{system}__names"
 
 
 def node(url: str, node_id: str, types: Sequence[type] = TYPES, **options: Any) -> NatsTransport:

@@ -334,7 +334,7 @@ async def test_health_is_not_ready_while_the_server_is_down_and_ready_again_afte
 
 
 async def test_node_process_killed_watchers_get_nodedown_within_heartbeat_misses(
-    nats_server: NatsServer,
+    nats_server: NatsServer, logs: LogEvents
 ) -> None:
     system = unique_system()
     options = {"heartbeat": HEARTBEAT, "misses": MISSES}
@@ -363,8 +363,9 @@ async def test_node_process_killed_watchers_get_nodedown_within_heartbeat_misses
         assert not ref.is_alive()
         with pytest.raises(ActorNotFound):
             await bounded(ref.ask(Ping(1), timeout=WAIT), timeout=1.0)
-        assert await a.lookup("victim") is None
-        # The dead node's name can be taken: its holder is known to be down.
+        assert await a.lookup("victim") is None  # unreachable: not offered
+        # Once its holder is down (silent for down_after), the name can be taken.
+        await logs.wait_for("node down: no heartbeat", node="victim-node", timeout=WAIT)
         mine = await a.spawn(Echo, name="victim")
         assert await a.lookup("victim") == mine
 

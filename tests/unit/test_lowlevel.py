@@ -56,6 +56,7 @@ async def test_exit_reasons_are_one_enum_whose_values_are_the_wire_strings() -> 
         "killed",
         "noproc",
         "nodedown",
+        "name_conflict",
     ]
     assert msgspec.msgpack.decode(msgspec.msgpack.encode(ExitReason.NODEDOWN)) == "nodedown"
     async with ActorSystem("reasons") as system:
