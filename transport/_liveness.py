@@ -7,10 +7,16 @@ way, every local actor watching one of its actors receives ``Terminated(ref,
 ExitReason.NODEDOWN)``.
 
 A remote watch is a ``Watch`` notice to the target's node (``P.ctl.<node>``), which adds
-a ``RemoteWatcher`` to the target's cell; when the target stops, that node sends a
-``Down`` notice back. The ``Watch`` goes with a reply subject, so that a node that does
-not exist is known at once (NATS answers "no responders": ``Terminated(ref,
-ExitReason.NOPROC)``).
+the watcher to the target's ``RemoteWatchers`` (one per watched actor, a set); when the
+target stops, that node sends a ``Down`` notice back. The ``Watch`` goes with a reply
+subject, so that a node that does not exist is known at once (NATS answers "no
+responders": ``Terminated(ref, ExitReason.NOPROC)``).
+
+What arrives here is checked before use: a node id or path from the wire that breaks
+the limits is refused and counted (``invalid_address``), never published to. What the
+wire can make grow is bounded: ``MAX_PEERS`` nodes tracked (heartbeats of more are
+counted in ``peers_refused`` and ignored), ``MAX_DOWN`` remembered as down (the oldest
+forgotten first), ``MAX_WATCHERS`` remote watchers per actor (``watchers_refused``).
 """
 
 from __future__ import annotations
@@ -23,16 +29,20 @@ import msgspec
 from nats.aio.msg import Msg
 
 from actors import ExitReason, Priority, Terminated
-from actors.lowlevel import ActorCell, CellState, get_logger
+from actors.lowlevel import ActorCell, CellState, get_logger, node_id_problem, path_problem
 
-from ._codec import RefAddress
-from ._remote import RemoteRef, RemoteWatcher
+from ._codec import RefAddress, address_problem
+from ._remote import RemoteRef, RemoteWatchers
 from ._wire import Control, Down, Probe, Unwatch, Watch
 
 if TYPE_CHECKING:
     from ._node import Node
 
-__all__ = ["Liveness"]
+__all__ = ["MAX_DOWN", "MAX_PEERS", "MAX_WATCHERS", "Liveness"]
+
+MAX_PEERS = 1024  # nodes tracked at once (a heartbeat timer each)
+MAX_DOWN = 4096  # nodes remembered as down
+MAX_WATCHERS = 10_000  # remote watchers of one local actor
 
 log = get_logger("actors.transport")
 
@@ -43,7 +53,9 @@ class Liveness:
     def __init__(self, here: Node) -> None:
         self.here = here  # this node (``node`` below is always another one's id)
         self.peers: dict[str, asyncio.TimerHandle] = {}  # nodes heard from: their timeout
-        self.down: set[str] = set()
+        self.down: dict[str, None] = {}  # an ordered set: the oldest is forgotten first
+        # local actors watched from other nodes, by path
+        self.watched: dict[str, RemoteWatchers] = {}
         # node -> target path -> local watcher cells
         self._watches: dict[str, dict[str, list[ActorCell]]] = {}
         # Watch notices sent with a reply subject, waiting for NATS's verdict.
@@ -130,28 +142,28 @@ class Liveness:
         here = self.here
         try:
             notice = msgspec.msgpack.decode(msg.data, type=Control)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
             here.counters["undecodable"] += 1
             log.warning("undecodable control message", error=str(exc))
+            return
+        problem = control_problem(notice)
+        if problem is not None:
+            here.counters["invalid_address"] += 1
+            log.warning("invalid control message", problem=problem)
             return
         match notice:
             case Watch(target, watcher):
                 self._received(msg)
-                proxy = RemoteWatcher(here, watcher)
                 cell = here.exported.get(target)
                 if cell is None or cell.state == CellState.STOPPED:
                     gone = RefAddress(watcher.system, here.node_id, target)
                     self._send(watcher.node, Down(gone, watcher.path, ExitReason.NOPROC))
                     return
-                if cell.watchers is None:
-                    cell.watchers = []
-                if proxy not in cell.watchers:
-                    cell.watchers.append(proxy)  # type: ignore[arg-type]
+                self._add_watcher(cell, watcher)
             case Unwatch(target, watcher):
-                cell = here.exported.get(target)
-                proxy = RemoteWatcher(here, watcher)
-                if cell is not None and cell.watchers and proxy in cell.watchers:
-                    cell.watchers.remove(proxy)  # type: ignore[arg-type]
+                watchers = self.watched.get(target)
+                if watchers is not None:
+                    watchers.addresses.pop(watcher, None)
             case Probe():
                 self._received(msg)
             case Down(target, watcher_path, reason):
@@ -163,6 +175,27 @@ class Liveness:
                     cell.deliver(Terminated(ref, reason), Priority.SYSTEM)
                 if not cells:
                     by_path.pop(target.path, None)
+
+    def _add_watcher(self, cell: ActorCell, watcher: RefAddress) -> None:
+        here = self.here
+        watchers = self.watched.get(cell.path)
+        if watchers is None:
+            watchers = self.watched[cell.path] = RemoteWatchers(here)
+            if cell.watchers is None:
+                cell.watchers = []
+            cell.watchers.append(watchers)  # type: ignore[arg-type]
+        if watcher in watchers.addresses:
+            return
+        if len(watchers) >= MAX_WATCHERS:
+            here.counters["watchers_refused"] += 1
+            log.warning("watch refused: too many remote watchers", actor=cell.path)
+            return
+        watchers.addresses[watcher] = None
+
+    def forget_watched(self, path: str, watchers: RemoteWatchers) -> None:
+        """The actor at ``path`` stopped: its remote watchers are being told."""
+        if self.watched.get(path) is watchers:
+            del self.watched[path]
 
     def _received(self, msg: Msg) -> None:
         """Answer a notice sent as a request (a Watch, a Probe): we are here."""
@@ -184,6 +217,13 @@ class Liveness:
         node = msg.subject.rsplit(".", 1)[-1]
         if node == here.node_id:
             return
+        if node_id_problem(node) is not None:
+            here.counters["invalid_address"] += 1
+            return
+        if node not in self.peers and len(self.peers) >= MAX_PEERS:
+            here.counters["peers_refused"] += 1
+            log.warning("heartbeat ignored: too many nodes", node=node, limit=MAX_PEERS)
+            return
         timer = self.peers.pop(node, None)
         if timer is not None:
             timer.cancel()
@@ -191,7 +231,7 @@ class Liveness:
             log.info("node left", node=node)
             self.node_down(node, release_names=False)  # it released them itself
             return
-        self.down.discard(node)
+        self.down.pop(node, None)
         loop = asyncio.get_running_loop()
         silence = here.heartbeat * here.misses
         self.peers[node] = loop.call_later(silence, self._silent, node)
@@ -210,7 +250,9 @@ class Liveness:
         here = self.here
         self.peers.pop(node, None)
         first = node not in self.down
-        self.down.add(node)
+        self.down[node] = None
+        if len(self.down) > MAX_DOWN:
+            del self.down[next(iter(self.down))]
         leader = here.node_id == min(self.peers.keys() | {here.node_id})
         if release_names and first and leader:
             here.registry.release_all_of(node)
@@ -220,3 +262,13 @@ class Liveness:
             ref = here.resolve(RefAddress(system.name, node, path))
             for watcher in watchers:
                 watcher.deliver(Terminated(ref, ExitReason.NODEDOWN), Priority.SYSTEM)
+
+
+def control_problem(notice: Control) -> str | None:
+    """What is wrong with the addresses of a control notice (None: nothing)."""
+    match notice:
+        case Watch(target, watcher) | Unwatch(target, watcher):
+            return path_problem(target) or address_problem(watcher)
+        case Down(target, watcher_path, _):
+            return address_problem(target) or path_problem(watcher_path)
+    return None

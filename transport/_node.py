@@ -86,6 +86,11 @@ class Node:
             "slow_consumers": 0,
             "undecodable": 0,
             "publish_failures": 0,
+            # Wire input refused by the bounds of docs/distributed.md ("Limits").
+            "invalid_address": 0,
+            "asks_refused": 0,
+            "watchers_refused": 0,
+            "peers_refused": 0,
         }
         # The parts, wired by NatsTransport right after this object is built.
         self.messaging: Messaging
