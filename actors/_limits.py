@@ -86,7 +86,8 @@ def node_id_problem(node_id: object) -> str | None:
     if not isinstance(node_id, str):
         return f"node_id must be a str, got {type(node_id).__name__}"
     if not node_id or len(node_id) > MAX_NODE_ID_BYTES or _NOT_PLAIN.search(node_id):
-        return f"node_id must match [-_a-zA-Z0-9]{{1,{MAX_NODE_ID_BYTES}}} (it goes into subjects unescaped)"
+        rule = f"[-_a-zA-Z0-9]{{1,{MAX_NODE_ID_BYTES}}}"
+        return f"node_id must match {rule} (it goes into subjects unescaped)"
     return None
 
 
