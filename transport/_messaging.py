@@ -369,15 +369,13 @@ class Messaging:
             entry = message
         try:
             offer(cell.mailbox, entry)
-        except MailboxFull:
+        except MailboxFull:  # the mailbox dead-lettered it (reason mailbox_full)
             if durable:
                 node.durable.ack(msg.reply, b'-NAK {"delay": 1000000000}')  # retry in 1 s
             elif msg.reply:
                 self.answer_error(
                     msg.reply, ErrorKind.FULL, f"the mailbox of `{cell.path}` is full"
                 )
-            else:
-                node.dead_letter(message, cell.path, DeadLetterReason.MAILBOX_FULL)
         except MailboxClosed:
             if durable:
                 node.durable.ack(msg.reply, b"-NAK")  # for the next incarnation
