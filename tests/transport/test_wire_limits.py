@@ -15,7 +15,7 @@ from actors.transport import InvalidAddress, MessageTooLarge, NatsTransport, Ref
 from actors.transport._codec import type_name
 from actors.transport._liveness import Liveness
 from actors.transport._remote import RemoteWatchers
-from actors.transport._wire import Watch
+from actors.transport._wire import Registration, Watch
 from nats.aio.client import Client
 
 from actors import (
@@ -37,6 +37,7 @@ from tests.transport.nats_support import (
     Ping,
     Pong,
     actor_subject,
+    bucket,
     ghost_ref,
     raw_client,
     server_caught_up,
@@ -427,3 +428,16 @@ async def test_pending_asks_per_node_capped_and_counted(
         release.set()
         assert await asyncio.gather(*held) == ["released"] * 3
         assert await ref.ask(Ping(1), timeout=WAIT) == Pong(2)  # the count went back down
+
+
+async def test_lookup_of_registry_entry_with_wildcard_node_raises_invalid_address(
+    url: str, nc: Client
+) -> None:
+    async with two_nodes(url) as (a, _):
+        kv = await nc.jetstream().key_value(bucket(a.name))
+        forged = Registration(RefAddress(a.name, "*", f"{a.name}/forged"))
+        await kv.put("forged", msgspec.msgpack.encode(forged))
+        with pytest.raises(InvalidAddress, match=r"looking up `forged`: .*node_id must match"):
+            await a.lookup("forged")
+        assert a.transport.counters["invalid_address"] == 1
+        _assert_healthy(a.transport)
