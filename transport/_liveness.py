@@ -22,7 +22,7 @@ forgotten first), ``MAX_WATCHERS`` remote watchers per actor (``watchers_refused
 from __future__ import annotations
 
 import asyncio
-import itertools
+import secrets
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -60,7 +60,6 @@ class Liveness:
         self._watches: dict[str, dict[str, list[ActorCell]]] = {}
         # Watch notices sent with a reply subject, waiting for NATS's verdict.
         self._checks: dict[str, tuple[RemoteRef, ActorCell]] = {}
-        self._tokens = itertools.count(1)
         self._beat_timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
@@ -93,7 +92,7 @@ class Liveness:
         here = self.here
         # On the first data connection, with a reply subject there: NATS sends "no
         # responders" back to the connection that published.
-        token = f"w{next(self._tokens)}"
+        token = secrets.token_urlsafe(16)  # a forged "no responders" must not guess it
         self._checks[token] = (ref, watcher)
         writer = here.writer
         if writer is not None:

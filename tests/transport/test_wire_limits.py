@@ -36,6 +36,7 @@ from tests.transport.nats_support import (
     Note,
     Ping,
     Pong,
+    Watcher,
     actor_subject,
     bucket,
     ghost_ref,
@@ -441,3 +442,28 @@ async def test_lookup_of_registry_entry_with_wildcard_node_raises_invalid_addres
             await a.lookup("forged")
         assert a.transport.counters["invalid_address"] == 1
         _assert_healthy(a.transport)
+
+
+async def test_forged_no_responders_to_guessed_watch_token_delivers_nothing(
+    url: str, nc: Client
+) -> None:
+    async with two_nodes(url) as (_, b):
+        # A node "fake" that receives Watch notices and never answers them: the watch's
+        # check stays pending, as it does while a real node's answer is on its way.
+        seen = await nc.subscribe(f"{PREFIX}.{b.name}.ctl.fake")
+        await server_caught_up(nc)
+        watched_by = Inbox()
+        target = ghost_ref(b, "fake", "target")
+        await b.spawn(Watcher, target, watched_by)
+        watch = await seen.next_msg(timeout=WAIT)
+        assert watch.reply.startswith(f"{PREFIX}.{b.name}.reply.n2.0.")
+        for token in [*map(str, range(50)), *(f"w{n}" for n in range(50))]:
+            subject = f"{PREFIX}.{b.name}.reply.n2.0.{token}"
+            await nc.publish(subject, b"", headers={"Status": "503"})
+        await server_caught_up(nc)
+        await b.transport.node.messaging.caught_up()
+        assert watched_by.items == []  # no forged Terminated(noproc)
+        # The real answer still counts: "no responders" for that very token.
+        await nc.publish(watch.reply, b"", headers={"Status": "503"})
+        terminated = await watched_by.first()
+        assert terminated.reason == "noproc"
