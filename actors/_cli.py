@@ -38,6 +38,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_cmd.add_argument(
         "--duration", type=float, default=None, help="stop after this many seconds"
     )
+    run_cmd.add_argument(
+        "--allow",
+        action="append",
+        metavar="PREFIX",
+        help="import actors only from modules under PREFIX (e.g. myapp.); repeatable. "
+        "A spec file is code: without --allow it may import any module",
+    )
     run_cmd.add_argument("--log-format", choices=["auto", "console", "json"], default="auto")
     run_cmd.add_argument(
         "--no-summary", action="store_true", help="do not print the summary at exit"
@@ -60,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from actors.supervision import SpecError, load_spec
 
     try:
-        spec = load_spec(args.spec)
+        spec = load_spec(args.spec, allow=args.allow)
     except SpecError as exc:
         print(f"actors: {exc}", file=sys.stderr)
         return 2

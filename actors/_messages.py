@@ -61,6 +61,7 @@ class DeadLetterReason(_WireString):
     DROPPED = "dropped"  # by the mailbox's overflow policy
     UNDECODABLE = "undecodable"  # bytes that do not decode into an accepted type
     TRANSPORT_UNAVAILABLE = "transport_unavailable"  # no connection to send it on
+    INVALID_ADDRESS = "invalid_address"  # a node id, path or name from the wire broke the limits
 
 
 def is_normal(reason: object) -> bool:

@@ -34,6 +34,7 @@ from ._cell import STOPPED, SUSPENDED, ActorCell, Reason, describe, stop_childre
 from ._cluster import Cluster
 from ._errors import ActorsError
 from ._from_thread import FromThread
+from ._limits import check_name, check_system_name
 from ._logging import get_logger
 from ._mailbox import Mailbox, Priority
 from ._messages import (
@@ -143,8 +144,7 @@ class ActorSystem:
         observe: tuple[str, int] | None = None,
         tracing: Any = None,
     ) -> None:
-        if not name or "/" in name:
-            raise ValueError(f"system name must be non-empty and contain no '/', got {name!r}")
+        check_system_name(name)
         self.name = name
         self._transport = transport
         self.strict_events = strict_events
@@ -481,8 +481,7 @@ class ActorSystem:
         return next(self._ids)
 
     def _check_name(self, name: str) -> None:
-        if not isinstance(name, str) or not name or "/" in name:
-            raise ValueError(f"actor name must be a non-empty str without '/', got {name!r}")
+        check_name(name)
         if name in self._names:
             raise ValueError(
                 f"name `{name}` is already registered in system `{self.name}` "

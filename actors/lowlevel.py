@@ -23,6 +23,9 @@ What it offers:
   ``Reply`` (the sender of an asked message), ``offer`` (enqueue into a mailbox),
   ``current_cell``, ``outside_context``, ``trace_of_sender``.
 - **Transports.** The ``Transport`` protocol ``ActorSystem(transport=...)`` takes.
+- **Limits.** The rules for names, paths and node ids (``MAX_*_BYTES``,
+  ``name_problem``, ``path_problem``, ``node_id_problem``, ``check_node_id``): a
+  transport checks every one it reads from the wire.
 - **Packaging.** ``present_as``, for a package's ``__init__``; ``require_extra``, to
   import an optional dependency with an error naming the extra that provides it;
   ``get_logger``, a library logger under ``actors.`` that follows the application's
@@ -36,6 +39,16 @@ from typing import TYPE_CHECKING, Any
 
 from ._cell import ActorCell, CellState, Parent, Reason, describe, stop_children
 from ._extras import require as require_extra
+from ._limits import (
+    MAX_NAME_BYTES,
+    MAX_NODE_ID_BYTES,
+    MAX_PATH_BYTES,
+    MAX_SYSTEM_NAME_BYTES,
+    check_node_id,
+    name_problem,
+    node_id_problem,
+    path_problem,
+)
 from ._logging import get_logger
 from ._mailbox import Envelope, Mailbox
 from ._messages import DeadLetterReason, ExitReason, is_normal
@@ -50,6 +63,10 @@ if TYPE_CHECKING:
     from ._system import ActorSystem
 
 __all__ = [
+    "MAX_NAME_BYTES",
+    "MAX_NODE_ID_BYTES",
+    "MAX_PATH_BYTES",
+    "MAX_SYSTEM_NAME_BYTES",
     "ActorCell",
     "CellState",
     "DeadLetterReason",
@@ -63,6 +80,7 @@ __all__ = [
     "Transport",
     "ask_latency",
     "cell_of",
+    "check_node_id",
     "count_restart",
     "current_cell",
     "dead_letter",
@@ -71,8 +89,11 @@ __all__ = [
     "get_logger",
     "link_to_system",
     "is_normal",
+    "name_problem",
+    "node_id_problem",
     "offer",
     "outside_context",
+    "path_problem",
     "present_as",
     "require_extra",
     "spawn_cell",

@@ -5,12 +5,16 @@ The file's top level holds the ``SupervisorSpec`` fields; each child names its a
 straight into the spec Structs, so a wrong field, a bad enum value or an actor that does
 not import is reported with its location, e.g.
 ``tree.toml: Invalid enum value 'forever' - at `$.children[1].restart```.
+
+A spec file is code: each ``actor`` it names is imported, which runs that module's
+top-level code. Load specs you trust, or pass ``allow=("myapp.",)``: a module outside
+the allowed prefixes is refused before it is imported.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,7 +23,7 @@ import msgspec
 from actors.lowlevel import require_extra as require
 
 from ._errors import SpecError
-from ._spec import SupervisorSpec, merge_location
+from ._spec import SupervisorSpec, allowed_modules, merge_location
 
 __all__ = ["load_spec"]
 
@@ -34,7 +38,10 @@ _SUFFIXES: dict[str, Format] = {
 
 
 def load_spec(
-    source: str | Path | dict[str, Any], *, format: Format | None = None
+    source: str | Path | dict[str, Any],
+    *,
+    format: Format | None = None,
+    allow: Sequence[str] | None = None,
 ) -> SupervisorSpec:
     """Load a ``SupervisorSpec`` from a dict, a file path, or spec text.
 
@@ -42,7 +49,15 @@ def load_spec(
     for text, pass ``format`` or let it be guessed (``{`` starts JSON, ``key = value``
     lines mean TOML, anything else is YAML). Raises :class:`SpecError` naming the source
     and the location of the problem.
+
+    A spec is code (its actors' modules are imported). ``allow`` (module prefixes, e.g.
+    ``("myapp.",)``) refuses, before importing it, any actor module outside them.
     """
+    with allowed_modules(allow):
+        return _load(source, format)
+
+
+def _load(source: str | Path | dict[str, Any], format: Format | None) -> SupervisorSpec:
     if isinstance(source, dict):
         return _decode(lambda: msgspec.convert(source, SupervisorSpec), "spec")
     path = Path(source) if isinstance(source, Path) or _looks_like_path(source) else None

@@ -12,12 +12,15 @@ named ``"package.module:Class"`` that does not import).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import enum
 import functools
 import importlib
 import math
 import re
 import sys
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, get_type_hints
 
 import msgspec
@@ -141,11 +144,49 @@ def check_fields(spec: msgspec.Struct, owner: str) -> None:
             setattr(spec, name, converted)
 
 
+# The module prefixes a spec being loaded may import actors from (None: any module);
+# set by ``load_spec(allow=...)`` for the decoding, which imports as it goes.
+_allowed: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(
+    "allowed_actor_modules", default=None
+)
+
+
+@contextlib.contextmanager
+def allowed_modules(allow: Sequence[str] | None) -> Iterator[None]:
+    """Within: ``import_actor`` imports only modules under one of ``allow``'s prefixes
+    (``"myapp."`` or ``"myapp"``: the package ``myapp`` and its submodules)."""
+    if allow is not None:
+        if isinstance(allow, str) or not all(isinstance(p, str) and p for p in allow):
+            raise TypeError(
+                f"`allow` must be a sequence of module prefixes like ('myapp.',), got {allow!r}"
+            )
+        allow = tuple(prefix.rstrip(".") for prefix in allow)
+    token = _allowed.set(allow)
+    try:
+        yield
+    finally:
+        _allowed.reset(token)
+
+
+def _is_allowed(module_name: str, allowed: tuple[str, ...]) -> bool:
+    return any(module_name == p or module_name.startswith(p + ".") for p in allowed)
+
+
 def import_actor(target: str) -> type[Actor]:
-    """Resolve ``"package.module:Class"`` to an Actor subclass, with a clear error."""
+    """Resolve ``"package.module:Class"`` to an Actor subclass, with a clear error.
+
+    Importing runs the module's top-level code: under ``load_spec(allow=...)`` a module
+    outside the allowed prefixes is refused before it is imported."""
     module_name, sep, qualname = target.partition(":")
     if not sep or not module_name or not qualname:
         raise SpecError(f"`actor` must look like 'package.module:Class', got {target!r}")
+    allowed = _allowed.get()
+    if allowed is not None and not _is_allowed(module_name, allowed):
+        raise SpecError(
+            f"`actor` {target!r}: module `{module_name}` is not under the allowed prefixes "
+            f"{', '.join(allowed)}; it was not imported (a spec file is code: allow only "
+            "the packages it may run)"
+        )
     try:
         obj: Any = importlib.import_module(module_name)
     except ImportError as exc:

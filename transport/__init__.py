@@ -14,13 +14,21 @@ from actors.lowlevel import present_as as _present_as
 require_extra("nats", "nats", "actors.transport")
 
 from ._codec import Codec, RefAddress  # noqa: E402
-from ._errors import CodecError, TransportError, TransportUnavailable  # noqa: E402
+from ._errors import (  # noqa: E402
+    CodecError,
+    InvalidAddress,
+    MessageTooLarge,
+    TransportError,
+    TransportUnavailable,
+)
 from ._nats import NatsTransport, RemoteRef  # noqa: E402
 from ._pool import PoolStats, TransportPool  # noqa: E402
 
 __all__ = [
     "Codec",
     "CodecError",
+    "InvalidAddress",
+    "MessageTooLarge",
     "NatsTransport",
     "PoolStats",
     "RefAddress",

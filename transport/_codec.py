@@ -18,10 +18,11 @@ from typing import Any
 import msgspec
 
 from actors import ActorRef
+from actors.lowlevel import node_id_problem, path_problem
 
-from ._errors import CodecError
+from ._errors import CodecError, InvalidAddress
 
-__all__ = ["Codec", "RefAddress", "type_name"]
+__all__ = ["Codec", "RefAddress", "address_problem", "type_name"]
 
 
 class RefAddress(msgspec.Struct, frozen=True, array_like=True):
@@ -30,6 +31,21 @@ class RefAddress(msgspec.Struct, frozen=True, array_like=True):
     system: str
     node: str
     path: str
+
+
+def address_problem(address: RefAddress) -> str | None:
+    """What is wrong with an address from the wire (None: nothing): its node id goes
+    into subjects unescaped, its path into subjects and headers."""
+    problem = node_id_problem(address.node) or path_problem(address.path)
+    if problem is None and address.path.split("/", 1)[0] != address.system:
+        problem = f"the path must start with the system's name `{address.system[:64]}`"
+    return problem
+
+
+class _BadAddress(Exception):
+    """Raised inside a decode (msgspec turns TypeError and ValueError from a hook into
+    its own ValidationError, which would hide what was wrong); the decode re-raises it
+    as ``InvalidAddress``."""
 
 
 def type_name(cls: type) -> str:
@@ -107,6 +123,10 @@ class Codec:
             return decoder.decode(payload)
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
             raise CodecError(f"malformed `{name}`: {exc}", message_type=name) from exc
+        except _BadAddress as exc:
+            raise InvalidAddress(
+                f"`{name}` holds a bad address: {exc}", message_type=name
+            ) from None
 
     def decode_value(self, payload: bytes, cls: type | None = None) -> Any:
         """Decode an ask's answer: untyped (plain msgpack data, refs resolved where a
@@ -117,6 +137,8 @@ class Codec:
             return msgspec.msgpack.decode(payload)
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
             raise CodecError(f"malformed answer: {exc}") from exc
+        except _BadAddress as exc:
+            raise InvalidAddress(f"the answer holds a bad address: {exc}") from None
 
     def _enc_hook(self, obj: Any) -> Any:
         if isinstance(obj, ActorRef):
@@ -125,5 +147,9 @@ class Codec:
 
     def _dec_hook(self, cls: type, obj: Any) -> Any:
         if cls is ActorRef or (isinstance(cls, type) and issubclass(cls, ActorRef)):
-            return self._resolve(msgspec.convert(obj, RefAddress))
+            address = msgspec.convert(obj, RefAddress)
+            problem = address_problem(address)
+            if problem is not None:
+                raise _BadAddress(problem)
+            return self._resolve(address)
         raise TypeError(f"cannot decode `{cls!r}`")

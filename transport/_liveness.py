@@ -23,16 +23,22 @@ membership ``system.cluster.members()`` reports, see docs/distributed.md):
   never beats is ``unreachable`` after ``heartbeat * misses`` like any other.
 
 A remote watch is a ``Watch`` notice to the target's node (``P.ctl.<node>``), which adds
-a ``RemoteWatcher`` to the target's cell; when the target stops, that node sends a
-``Down`` notice back. The ``Watch`` goes with a reply subject, so that a node that does
-not exist is known at once (NATS answers "no responders": ``Terminated(ref,
-ExitReason.NOPROC)``).
+the watcher to the target's ``RemoteWatchers`` (one per watched actor, a set); when the
+target stops, that node sends a ``Down`` notice back. The ``Watch`` goes with a reply
+subject, so that a node that does not exist is known at once (NATS answers "no
+responders": ``Terminated(ref, ExitReason.NOPROC)``).
+
+What arrives here is checked before use: a node id or path from the wire that breaks
+the limits is refused and counted (``invalid_address``), never published to. What the
+wire can make grow is bounded: ``MAX_PEERS`` nodes tracked (heartbeats of more are
+counted in ``peers_refused`` and ignored), ``MAX_DOWN`` remembered as down (the oldest
+forgotten first), ``MAX_WATCHERS`` remote watchers per actor (``watchers_refused``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
+import secrets
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -51,16 +57,20 @@ from actors import (
     Priority,
     Terminated,
 )
-from actors.lowlevel import ActorCell, CellState, get_logger
+from actors.lowlevel import ActorCell, CellState, get_logger, node_id_problem, path_problem
 
-from ._codec import RefAddress
-from ._remote import RemoteRef, RemoteWatcher
+from ._codec import RefAddress, address_problem
+from ._remote import RemoteRef, RemoteWatchers
 from ._wire import Control, Down, NameLost, Probe, Unwatch, Watch
 
 if TYPE_CHECKING:
     from ._node import Node
 
-__all__ = ["Liveness"]
+__all__ = ["MAX_DOWN", "MAX_PEERS", "MAX_WATCHERS", "Liveness"]
+
+MAX_PEERS = 1024  # nodes tracked at once (a heartbeat timer each)
+MAX_DOWN = 4096  # nodes remembered as down
+MAX_WATCHERS = 10_000  # remote watchers of one local actor
 
 log = get_logger("actors.transport")
 
@@ -91,12 +101,14 @@ class Liveness:
 
     def __init__(self, here: Node) -> None:
         self.here = here  # this node (``node`` below is always another one's id)
+        # every node known, down ones included (bounded: MAX_PEERS live, MAX_DOWN down)
         self.peers: dict[str, _Peer] = {}
+        # local actors watched from other nodes, by path
+        self.watched: dict[str, RemoteWatchers] = {}
         # node -> target path -> local watcher cells
         self._watches: dict[str, dict[str, list[ActorCell]]] = {}
         # Watch notices sent with a reply subject, waiting for NATS's verdict.
         self._checks: dict[str, tuple[RemoteRef, ActorCell]] = {}
-        self._tokens = itertools.count(1)
         self._beat_timer: asyncio.TimerHandle | None = None
         self._echo: float | None = None  # when our own last heartbeat came back
         self._deferred: set[str] = set()  # silent while we were cut off: judge later
@@ -154,8 +166,26 @@ class Liveness:
         node that never beats is judged like one that stopped."""
         if node == self.here.node_id or node in self.peers or node == "*":
             return
-        peer = self.peers[node] = _Peer(time.monotonic())
-        self._arm(node, peer, self.silence)
+        peer = self._admit(node, time.monotonic())
+        if peer is not None:
+            self._arm(node, peer, self.silence)
+
+    def _admit(self, node: str, heard: float) -> _Peer | None:
+        """Start tracking ``node``, unless ``MAX_PEERS`` nodes not down are tracked
+        already: node ids come from the wire, so what they grow is bounded."""
+        live = sum(1 for peer in self.peers.values() if peer.status != MemberStatus.DOWN)
+        if live >= MAX_PEERS:
+            self.here.counters["peers_refused"] += 1
+            log.warning("node ignored: too many nodes", node=node, limit=MAX_PEERS)
+            return None
+        peer = self.peers[node] = _Peer(heard)
+        return peer
+
+    @property
+    def down(self) -> list[str]:
+        """The nodes known to be down, the longest down first (at most ``MAX_DOWN``:
+        past it the oldest is forgotten)."""
+        return [node for node, peer in self.peers.items() if peer.status == MemberStatus.DOWN]
 
     def _set(self, node: str, peer: _Peer, status: MemberStatus) -> None:
         """A status change, announced on the bus (``MemberReachable``: back up from
@@ -183,7 +213,7 @@ class Liveness:
         here = self.here
         # On the first data connection, with a reply subject there: NATS sends "no
         # responders" back to the connection that published.
-        token = f"w{next(self._tokens)}"
+        token = secrets.token_urlsafe(16)  # a forged "no responders" must not guess it
         self._checks[token] = (ref, watcher)
         writer = here.writer
         if writer is not None:
@@ -237,28 +267,28 @@ class Liveness:
             return
         try:
             notice = msgspec.msgpack.decode(msg.data, type=Control)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
             here.counters["undecodable"] += 1
             log.warning("undecodable control message", error=str(exc))
+            return
+        problem = control_problem(notice)
+        if problem is not None:
+            here.counters["invalid_address"] += 1
+            log.warning("invalid control message", problem=problem)
             return
         match notice:
             case Watch(target, watcher):
                 self._received(msg)
-                proxy = RemoteWatcher(here, watcher)
                 cell = here.exported.get(target)
                 if cell is None or cell.state == CellState.STOPPED:
                     gone = RefAddress(watcher.system, here.node_id, target)
                     self.send(watcher.node, Down(gone, watcher.path, ExitReason.NOPROC))
                     return
-                if cell.watchers is None:
-                    cell.watchers = []
-                if proxy not in cell.watchers:
-                    cell.watchers.append(proxy)  # type: ignore[arg-type]
+                self._add_watcher(cell, watcher)
             case Unwatch(target, watcher):
-                cell = here.exported.get(target)
-                proxy = RemoteWatcher(here, watcher)
-                if cell is not None and cell.watchers and proxy in cell.watchers:
-                    cell.watchers.remove(proxy)  # type: ignore[arg-type]
+                watchers = self.watched.get(target)
+                if watchers is not None:
+                    watchers.addresses.pop(watcher, None)
             case Probe():
                 self._received(msg)
             case Down(target, watcher_path, reason):
@@ -272,6 +302,27 @@ class Liveness:
                     by_path.pop(target.path, None)
             case NameLost(name, path, winner):
                 here.registry.lost(name, path, winner)
+
+    def _add_watcher(self, cell: ActorCell, watcher: RefAddress) -> None:
+        here = self.here
+        watchers = self.watched.get(cell.path)
+        if watchers is None:
+            watchers = self.watched[cell.path] = RemoteWatchers(here)
+            if cell.watchers is None:
+                cell.watchers = []
+            cell.watchers.append(watchers)  # type: ignore[arg-type]
+        if watcher in watchers.addresses:
+            return
+        if len(watchers) >= MAX_WATCHERS:
+            here.counters["watchers_refused"] += 1
+            log.warning("watch refused: too many remote watchers", actor=cell.path)
+            return
+        watchers.addresses[watcher] = None
+
+    def forget_watched(self, path: str, watchers: RemoteWatchers) -> None:
+        """The actor at ``path`` stopped: its remote watchers are being told."""
+        if self.watched.get(path) is watchers:
+            del self.watched[path]
 
     def _received(self, msg: Msg) -> None:
         """Answer a notice sent as a request (a Watch, a Probe): we are here."""
@@ -301,9 +352,14 @@ class Liveness:
             return
         if not here.seal.check(msg):
             return
+        if node_id_problem(node) is not None:
+            here.counters["invalid_address"] += 1
+            return
         peer = self.peers.get(node)
         if peer is None:
-            peer = self.peers[node] = _Peer(now)
+            peer = self._admit(node, now)
+            if peer is None:
+                return
         peer.heard = now
         self._deferred.discard(node)
         headers = msg.headers or {}
@@ -392,6 +448,10 @@ class Liveness:
         first = peer.status != MemberStatus.DOWN
         if first:
             self._set(node, peer, MemberStatus.DOWN)
+            self.peers[node] = self.peers.pop(node)  # the newest down last
+            down = self.down
+            if len(down) > MAX_DOWN:
+                del self.peers[down[0]]
         leader = here.node_id == min([*self.up(), here.node_id])
         if release_names and first and leader:
             here.registry.release_all_of(node)
@@ -412,3 +472,13 @@ class Liveness:
             "peers_unreachable": statuses.count(MemberStatus.UNREACHABLE),
             "peers_down": statuses.count(MemberStatus.DOWN),
         }
+
+
+def control_problem(notice: Control) -> str | None:
+    """What is wrong with the addresses of a control notice (None: nothing)."""
+    match notice:
+        case Watch(target, watcher) | Unwatch(target, watcher):
+            return path_problem(target) or address_problem(watcher)
+        case Down(target, watcher_path, _):
+            return address_problem(target) or path_problem(watcher_path)
+    return None

@@ -5,6 +5,15 @@ type) and queued for the writer of its subject's lane, so everything a sender se
 one actor — asks included — leaves in order. An ask is a publish with a reply subject
 in this node's reply space: no responders (the node is gone) is ``ActorNotFound`` at
 once, no answer in time is ``AskTimeout``, no connection is ``TransportUnavailable``.
+A message larger than the server's ``max_payload`` is ``MessageTooLarge``, raised
+before anything is sent; so is an ask whose answer was too large (the answering node
+sends that error instead). Reply tokens are random (``secrets``): an answer cannot be
+forged by guessing the next one. At most ``MAX_ASKS_PER_NODE`` asks wait on one node.
+
+Inbound, the wire is hostile: every address read from it (the subject's path, the
+``Sender-Node``/``Sender-Path`` headers, the reply subject, refs inside a message) is
+checked against the limits first; a bad one is a dead letter (``invalid_address``) and
+a count in ``counters["invalid_address"]``, never a publish.
 
 Inbound, the NATS subscription callbacks only decode and enqueue into mailboxes; they
 never await actor work, so a slow actor cannot stall the node.
@@ -13,7 +22,8 @@ never await actor work, so a slow actor cannot stall the node.
 from __future__ import annotations
 
 import asyncio
-import itertools
+import secrets
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from nats.aio.msg import Msg
@@ -29,12 +39,14 @@ from actors.lowlevel import (
     cell_of,
     current_cell,
     get_logger,
+    node_id_problem,
     offer,
     outside_context,
+    path_problem,
 )
 
-from ._codec import RefAddress
-from ._errors import CodecError, TransportUnavailable
+from ._codec import RefAddress, address_problem
+from ._errors import CodecError, InvalidAddress, MessageTooLarge, TransportUnavailable
 from ._remote import JetStreamAck, RemoteAnswer, RemoteRef
 from ._subjects import tokens_path
 from ._wire import ErrorKind, map_nats_errors, remote_error
@@ -42,7 +54,35 @@ from ._wire import ErrorKind, map_nats_errors, remote_error
 if TYPE_CHECKING:
     from ._node import Node
 
-__all__ = ["Messaging", "trace_in"]
+__all__ = ["MAX_ASKS_PER_NODE", "MAX_REPLY_BYTES", "Messaging", "trace_in"]
+
+# Asks waiting on one node at most: each holds a future, a timer and the message until
+# answered, so a node that stopped answering must not make them pile up without end.
+MAX_ASKS_PER_NODE = 10_000
+# Our own reply subjects are under 400 bytes; a longer one from the wire is not a reply
+# subject any node of ours sent.
+MAX_REPLY_BYTES = 1024
+# NATS's header block: "NATS/1.0\r\n", then "key: value\r\n" per header, then "\r\n".
+_HEADER_OVERHEAD = 12
+_HEADER_LINE = 4
+
+
+def reply_problem(reply: str) -> str | None:
+    """What is wrong with a reply subject from the wire (None: nothing)."""
+    if len(reply) > MAX_REPLY_BYTES:
+        return f"a reply subject longer than {MAX_REPLY_BYTES} bytes"
+    if any(token in ("*", ">", "") for token in reply.split(".")):
+        return "a reply subject with a wildcard or an empty token"
+    return None
+
+
+def wire_size(payload: bytes, headers: dict[str, str] | None) -> int:
+    """What a message counts against the server's ``max_payload``: payload and headers."""
+    if not headers:
+        return len(payload)
+    lines = sum(len(k) + len(v.encode()) + _HEADER_LINE for k, v in headers.items())
+    return len(payload) + _HEADER_OVERHEAD + lines
+
 
 log = get_logger("actors.transport")
 
@@ -60,7 +100,7 @@ class Messaging:
         # token -> (the asker's future, the ref asked, the message): for errors' texts
         self.asks: dict[str, tuple[asyncio.Future[Any], RemoteRef, Any]] = {}
         self._syncs: dict[str, asyncio.Future[None]] = {}  # see caught_up
-        self._tokens = itertools.count(1)
+        self._per_node: Counter[str] = Counter()  # asks pending per node asked
         self._type_headers: dict[str, dict[str, str]] = {}
 
     def fail_pending(self) -> None:
@@ -69,6 +109,23 @@ class Messaging:
             if not future.done():
                 future.set_exception(TransportUnavailable("the transport closed"))
         self.asks.clear()
+        self._per_node.clear()
+
+    def max_payload(self) -> int | None:
+        """The largest message the server takes (its INFO's ``max_payload``), or None
+        before the first connection."""
+        data = self.node.data
+        return None if data is None else data.max_payload
+
+    def check_size(self, what: str, payload: bytes, headers: dict[str, str] | None) -> None:
+        """Raise ``MessageTooLarge`` if this message would not fit the server's limit."""
+        limit = self.max_payload()
+        size = wire_size(payload, headers)
+        if limit is not None and size > limit:
+            raise MessageTooLarge(
+                f"{what} is {size} bytes with its headers; the NATS server takes at most "
+                f"{limit} (its max_payload): send less, or a reference to the data"
+            )
 
     async def caught_up(self, timeout: float = 5.0) -> None:
         """Return once the server has processed everything this node's data
@@ -80,7 +137,7 @@ class Messaging:
         """
         node = self.node
         assert node.data is not None and node.writer is not None
-        token = f"s{next(self._tokens)}"
+        token = secrets.token_urlsafe(16)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._syncs[token] = future
         try:
@@ -119,11 +176,13 @@ class Messaging:
         node = self.node
         assert node.codec is not None
         type_name, payload = node.codec.encode(message)
+        headers = self.headers(type_name)
+        self.check_size(f"tell of `{type_name}` to `{ref.path}`", payload, headers)
         writer = node.lane(ref.subject)
         if writer is None or writer.closing:
             node.dead_letter(message, ref.path, DeadLetterReason.TRANSPORT_UNAVAILABLE)
             return
-        writer.publish(ref.subject, payload, "", self.headers(type_name), message)
+        writer.publish(ref.subject, payload, "", headers, message)
 
     async def ask(self, ref: RemoteRef, message: Any, timeout: float | None) -> Any:
         node = self.node
@@ -137,10 +196,22 @@ class Messaging:
                 message_type=name,
             )
         type_name, payload = node.codec.encode(message)
-        token = str(next(self._tokens))
+        headers = self.headers(type_name)
+        self.check_size(f"ask of `{name}` to `{ref.path}`", payload, headers)
+        target = ref.address.node
+        if self._per_node[target] >= MAX_ASKS_PER_NODE:
+            node.counters["asks_refused"] += 1
+            raise MailboxFull(
+                f"ask of `{name}` to `{ref.path}`: {MAX_ASKS_PER_NODE} asks already wait on "
+                f"node `{target}` (the limit per node); it is not answering, retry later",
+                actor=ref.path,
+                message_type=name,
+            )
+        token = secrets.token_urlsafe(16)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self.asks[token] = (future, ref, message)
+        self._per_node[target] += 1
         reply = writer.reply_prefix + token
         latency = ask_latency(node.system) if node.system is not None else None
         started = latency.start() if latency is not None else 0.0
@@ -149,12 +220,17 @@ class Messaging:
             None if timeout is None else loop.call_later(timeout, self._ask_expired, token, timeout)
         )
         try:
-            writer.publish(ref.subject, payload, reply, self.headers(type_name), message)
+            writer.publish(ref.subject, payload, reply, headers, message)
             return await future
         finally:
             if timer is not None:
                 timer.cancel()
             self.asks.pop(token, None)
+            left = self._per_node[target] - 1
+            if left:
+                self._per_node[target] = left
+            else:
+                del self._per_node[target]
             if latency is not None:
                 latency.stop(started)
 
@@ -177,6 +253,10 @@ class Messaging:
                 headers["Actor-Type"] = type_name
             else:
                 payload = node.codec.encode_value(value)
+            self.check_size(f"the answer (`{type(value).__qualname__}`)", payload, headers)
+        except MessageTooLarge as exc:
+            self.answer_error(reply_to, ErrorKind.TOO_LARGE, str(exc))
+            return
         except CodecError as exc:
             self.answer_error(reply_to, ErrorKind.CRASHED, str(exc))
             return
@@ -210,6 +290,10 @@ class Messaging:
             self._reject(msg, msg.subject, ErrorKind.NOT_FOUND, "no such actor")
             return
         path = tokens_path(msg.subject[len(prefix) :])
+        problem = path_problem(path)
+        if problem is not None:
+            self.invalid(msg, msg.subject, problem)
+            return
         self.deliver(node.exported.get(path), path, msg)
 
     def on_named_message(self, name: str, msg: Msg) -> None:
@@ -224,15 +308,33 @@ class Messaging:
         is left for redelivery; one that can never be decoded is terminated."""
         node = self.node
         assert node.codec is not None
+        headers = msg.headers or {}
+        reply = msg.reply
+        if reply and not durable:
+            problem = reply_problem(reply)
+            if problem is not None:
+                msg.reply = ""  # never published to
+                self.invalid(msg, target, problem)
+                return
+        sender_node, sender_path = headers.get("Sender-Node"), headers.get("Sender-Path")
+        if sender_node is not None or sender_path is not None:
+            problem = node_id_problem(sender_node) or path_problem(sender_path)
+            if problem is not None:
+                self.invalid(msg, target, f"header Sender-Node/Sender-Path: {problem}")
+                return
         if cell is None or cell.state == CellState.STOPPED:
             if durable:
                 node.durable.ack(msg.reply, b"-NAK")  # for the next incarnation
                 return
             self._reject(msg, target, ErrorKind.NOT_FOUND, f"no actor `{target}` on this node")
             return
-        headers = msg.headers or {}
         try:
             message = node.codec.decode(headers.get("Actor-Type", ""), msg.data)
+        except InvalidAddress as exc:
+            if durable:
+                node.durable.ack(msg.reply, b"+TERM")  # it will never be valid
+            self.invalid(msg, cell.path, str(exc))
+            return
         except CodecError as exc:
             node.counters["undecodable"] += 1
             log.warning("undecodable message", actor=cell.path, error=str(exc))
@@ -258,10 +360,8 @@ class Messaging:
             sender = Reply(JetStreamAck(node, msg.reply))
         elif msg.reply:
             sender = Reply(RemoteAnswer(node, msg.reply))
-        elif headers.get("Sender-Node") and headers.get("Sender-Path") and node.system:
-            sender = node.resolve(
-                RefAddress(node.system.name, headers["Sender-Node"], headers["Sender-Path"])
-            )
+        elif sender_node and sender_path and node.system:
+            sender = node.resolve(RefAddress(node.system.name, sender_node, sender_path))
         context = trace_in(headers)
         if sender is not None or context is not None:
             entry: Any = Envelope(message, sender, context)
@@ -269,7 +369,7 @@ class Messaging:
             entry = message
         try:
             offer(cell.mailbox, entry)
-        except MailboxFull:
+        except MailboxFull:  # the mailbox dead-lettered it (reason mailbox_full)
             if durable:
                 node.durable.ack(msg.reply, b'-NAK {"delay": 1000000000}')  # retry in 1 s
             elif msg.reply:
@@ -281,6 +381,14 @@ class Messaging:
                 node.durable.ack(msg.reply, b"-NAK")  # for the next incarnation
                 return
             self._reject(msg, cell.path, ErrorKind.NOT_FOUND, f"`{cell.path}` stopped", message)
+
+    def invalid(self, msg: Msg, target: str, problem: str) -> None:
+        """A message with a bad address from the wire: a dead letter and a count; an
+        error answer only to a reply subject that passed its own check."""
+        node = self.node
+        node.counters["invalid_address"] += 1
+        log.warning("invalid address from the wire", target=target[:128], problem=problem)
+        self._reject(msg, target[:MAX_REPLY_BYTES], ErrorKind.INVALID_ADDRESS, problem)
 
     def _reject(
         self, msg: Msg, target: str, kind: ErrorKind, text: str, message: Any = None
@@ -332,6 +440,10 @@ class Messaging:
                 value = node.codec.decode(type_name, msg.data)
             else:
                 value = node.codec.decode_value(msg.data)
+        except InvalidAddress as exc:
+            node.counters["invalid_address"] += 1
+            future.set_exception(exc)
+            return
         except CodecError as exc:
             future.set_exception(
                 CodecError(
@@ -341,6 +453,11 @@ class Messaging:
             )
             return
         if isinstance(value, RefAddress):
+            problem = address_problem(value)
+            if problem is not None:
+                node.counters["invalid_address"] += 1
+                future.set_exception(InvalidAddress(f"the answer holds a bad address: {problem}"))
+                return
             value = node.resolve(value)
         future.set_result(value)
 

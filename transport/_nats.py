@@ -33,7 +33,14 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from actors import ActorRef, Member, Priority, Publish
-from actors.lowlevel import CellState, Envelope, cell_of, get_logger, trace_of_sender
+from actors.lowlevel import (
+    CellState,
+    Envelope,
+    cell_of,
+    check_node_id,
+    get_logger,
+    trace_of_sender,
+)
 
 from ._codec import Codec, RefAddress
 from ._connections import Connections, PathLike, security_options
@@ -45,7 +52,7 @@ from ._node import Node
 from ._pool import TransportPool
 from ._registry import Registry
 from ._remote import RemoteRef
-from ._subjects import is_plain, subject_token
+from ._subjects import subject_token
 from ._wire import Seal, Writer, map_nats_errors
 
 if TYPE_CHECKING:
@@ -62,7 +69,9 @@ class NatsTransport:
 
     ``NatsTransport(servers=["nats://127.0.0.1:4222"], types=[Order, Paid])``: ``types``
     are the message classes this node sends and accepts (anything else arriving is a
-    dead letter). Auth, TLS and the signed control plane: see the options below and
+    dead letter). ``servers`` is one URL or a list of them. ``node_id`` follows the
+    limits of docs/distributed.md ("Limits"): 1 to 64 characters of ``[-_a-zA-Z0-9]``.
+    Auth, TLS and the signed control plane: see the options below and
     docs/security.md. ``heartbeat`` seconds between heartbeats; a node silent for
     ``heartbeat * misses`` seconds (while this one hears the cluster) is unreachable: its
     watched actors produce ``Terminated(ref, "nodedown")``; silent for ``down_after``
@@ -94,7 +103,7 @@ class NatsTransport:
 
     def __init__(
         self,
-        servers: Sequence[str] = ("nats://127.0.0.1:4222",),
+        servers: str | Sequence[str] = ("nats://127.0.0.1:4222",),
         *,
         types: Sequence[type] = (),
         node_id: str | None = None,
@@ -128,9 +137,9 @@ class NatsTransport:
         if data_connections < 1:
             raise ValueError(f"need data_connections >= 1, got {data_connections}")
         node_id = node_id or uuid.uuid4().hex[:12]
-        if not is_plain(node_id):
-            raise ValueError(f"node_id must match [-_a-zA-Z0-9]+, got {node_id!r}")
-        self.servers = list(servers)
+        check_node_id(node_id)
+        # One URL is one server (a str is a sequence too: of characters).
+        self.servers = [servers] if isinstance(servers, str) else list(servers)
         self.node_id = node_id
         self.prefix = prefix
         self.heartbeat = heartbeat

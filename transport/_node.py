@@ -89,6 +89,11 @@ class Node:
             "undecodable": 0,
             "publish_failures": 0,
             "forged": 0,  # control messages dropped by ``seal``
+            # Wire input refused by the bounds of docs/distributed.md ("Limits").
+            "invalid_address": 0,
+            "asks_refused": 0,
+            "watchers_refused": 0,
+            "peers_refused": 0,
         }
         self.seal: Seal  # signs and checks the control plane; set by NatsTransport
         # The parts, wired by NatsTransport right after this object is built.

@@ -34,7 +34,8 @@ from nats.aio.msg import Msg
 from actors import ActorRef, ExitReason, NameConflict
 from actors.lowlevel import ActorCell, CellState, get_logger
 
-from ._errors import TransportUnavailable
+from ._codec import address_problem
+from ._errors import InvalidAddress, TransportUnavailable
 from ._remote import RemoteRef
 from ._subjects import kv_key, wire_name
 from ._wire import PROBE, NameLost, Registration, map_nats_errors
@@ -186,6 +187,10 @@ class Registry:
             return None
         registration = msgspec.msgpack.decode(entry.value, type=Registration)
         address = registration.address
+        problem = address_problem(address)
+        if problem is not None:  # anyone with access to the bucket can write it
+            node.counters["invalid_address"] += 1
+            raise InvalidAddress(f"looking up `{name}`: its registry entry is invalid: {problem}")
         if address.node != node.node_id:
             if await self.gone(address.node):
                 with map_nats_errors(f"looking up `{name}`"):

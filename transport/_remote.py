@@ -18,7 +18,13 @@ from ._wire import ErrorKind
 if TYPE_CHECKING:
     from ._node import Node
 
-__all__ = ["DurableRef", "JetStreamAck", "RemoteAnswer", "RemoteRef", "RemoteWatcher"]
+__all__ = [
+    "DurableRef",
+    "JetStreamAck",
+    "RemoteAnswer",
+    "RemoteRef",
+    "RemoteWatchers",
+]
 
 
 class RemoteRef(ActorRef):
@@ -170,22 +176,24 @@ class RemoteAnswer:
         self._node.messaging.answer_error(self._reply_to, kind, str(exception))
 
 
-class RemoteWatcher:
-    """Stands in a local actor's watcher list for an actor watching from another node:
-    the ``Terminated`` it is delivered goes back over the wire."""
+class RemoteWatchers:
+    """Stands in a local actor's watcher list, once, for every actor watching it from
+    other nodes: adding and removing one is a dict operation (O(1)), where one entry per
+    remote watcher in the cell's list would make each ``Watch`` notice a linear scan.
+    When the actor stops, each watcher's node gets a ``Down`` notice."""
 
-    __slots__ = ("_node", "address")
+    __slots__ = ("_node", "addresses")
 
-    def __init__(self, node: Node, address: RefAddress) -> None:
+    def __init__(self, node: Node) -> None:
         self._node = node
-        self.address = address
+        self.addresses: dict[RefAddress, None] = {}  # an ordered set
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, RemoteWatcher) and other.address == self.address
-
-    def __hash__(self) -> int:
-        return hash(self.address)
+    def __len__(self) -> int:
+        return len(self.addresses)
 
     def deliver(self, message: Any, priority: Priority) -> None:
         if isinstance(message, Terminated):
-            self._node.liveness.send_down(message, self.address)
+            liveness = self._node.liveness
+            liveness.forget_watched(message.ref.path, self)
+            for address in self.addresses:
+                liveness.send_down(message, address)

@@ -32,7 +32,7 @@ from actors import ActorCrashed, ActorNotFound, ActorsError, AskTimeout, Mailbox
 from actors.lowlevel import get_logger
 
 from ._codec import RefAddress
-from ._errors import CodecError, TransportUnavailable
+from ._errors import CodecError, InvalidAddress, MessageTooLarge, TransportUnavailable
 
 if TYPE_CHECKING:
     from ._node import Node
@@ -62,6 +62,8 @@ class ErrorKind(enum.StrEnum):
     CRASHED = "crashed"
     FULL = "mailbox_full"
     UNDECODABLE = "undecodable"
+    TOO_LARGE = "too_large"  # the answer was larger than the server's max_payload
+    INVALID_ADDRESS = "invalid_address"  # an address in the message broke the limits
 
 
 class Watch(msgspec.Struct, tag=True, frozen=True):
@@ -314,4 +316,8 @@ def remote_error(kind: str, text: str, path: str, message_type: str) -> ActorsEr
         return MailboxFull(text, actor=path, message_type=message_type)
     if kind == ErrorKind.UNDECODABLE:
         return CodecError(text, actor=path, message_type=message_type)
+    if kind == ErrorKind.TOO_LARGE:
+        return MessageTooLarge(text, actor=path, message_type=message_type)
+    if kind == ErrorKind.INVALID_ADDRESS:
+        return InvalidAddress(text, actor=path, message_type=message_type)
     return ActorCrashed(text, actor=path, message_type=message_type)
