@@ -115,7 +115,7 @@ class Observer:
         cell = new_cell(
             system,
             system._guardian,
-            _ClusterEvents,
+            ClusterFeed,
             (self,),
             {},
             name=None,
@@ -245,7 +245,7 @@ def _cluster(system: ActorSystem) -> dict[str, Any] | None:
     }
 
 
-class _ClusterEvents(Actor):
+class ClusterFeed(Actor):
     """Hands the membership events the bus delivers to the observer's feed."""
 
     def __init__(self, observer: Observer) -> None:
