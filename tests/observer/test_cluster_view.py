@@ -5,11 +5,11 @@ nodes on the shared nats-server; the observer of one lists both ``up``, then the
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import aiohttp
 
-from actors import ActorSystem, MemberDown, MemberUnreachable, MemberUp, NameConflict
-from actors.observer._snapshot import Feed
+from actors import ActorSystem, MemberReachable, MemberUnreachable, NameConflict
 from tests.transport.nats_support import node, unique_system
 
 from .support import push_until, statuses
@@ -53,15 +53,30 @@ async def test_without_a_transport_there_is_no_cluster_panel_and_no_subscriber()
     assert state["cluster"] is None
 
 
-def test_the_feed_files_membership_changes_and_name_conflicts() -> None:
-    feed = Feed()
-    for event in (MemberUp("n2"), MemberUnreachable("n2"), MemberDown("n2")):
-        assert feed.listen(event)
-    assert feed.listen(NameConflict("orders", winner="n2", loser="shop/orders"))
-    rows = [(e["kind"], e["actor"], e.get("node"), e["reason"]) for e in feed.entries]
+async def test_the_feed_files_membership_changes_and_name_conflicts(url: str) -> None:
+    # Published as the transport publishes them: the observer's subscriber files them.
+    events = [
+        MemberUnreachable("n3"),
+        MemberReachable("n3"),
+        NameConflict("orders", winner="n3", loser="shop/orders"),
+    ]
+    observed = ActorSystem(
+        unique_system(), transport=node(url, "n1", **OPTIONS), observe=("127.0.0.1", 0)
+    )
+    async with (
+        observed as a,
+        aiohttp.ClientSession() as session,
+        session.get(f"{a.observer_url}/api/events") as stream,
+    ):
+        await push_until(stream, lambda s: True)  # subscribed, streaming
+        for event in events:
+            a.publish(event)
+        seen: list[dict[str, Any]] = []
+        while len(seen) < len(events):
+            seen += (await push_until(stream, lambda s: bool(s["feed"])))["feed"]
+    rows = [(e["kind"], e["actor"], e.get("node"), e["reason"]) for e in seen]
     assert rows == [
-        ("node up", None, "n2", "heard from"),
-        ("node unreachable", None, "n2", "silent: watches of its actors ended"),
-        ("node down", None, "n2", "left, or silent too long: its names are free"),
-        ("name conflict", "shop/orders", None, "`orders` kept by n2"),
+        ("node unreachable", None, "n3", "silent: watches of its actors ended"),
+        ("node reachable", None, "n3", "heard from again"),
+        ("name conflict", "shop/orders", None, "`orders` kept by n3"),
     ]
