@@ -1,9 +1,14 @@
-"""The ``actors`` command: ``actors run tree.toml`` runs a supervision tree.
+"""The ``actors`` command: ``actors run tree.toml`` runs a supervision tree;
+``actors observe --nats URL --system NAME`` watches a cluster.
 
 The tree runs on the embedded in-process default until Ctrl-C or SIGTERM (or
 ``--duration`` seconds), then shuts down cleanly: children in reverse start order, each
 within its shutdown time. The exit status is 0 after a clean stop, 1 when the tree
 escalated to the top (the error is printed), 2 for a bad command line or spec.
+
+``actors observe`` joins the cluster of system ``NAME`` as a node of its own, with no
+actors, and serves the observer page (``--observe``, default ``127.0.0.1:9090``): the
+cluster's members and their status as this node sees them, until Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -56,8 +61,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="[HOST]:PORT",
         help="serve the observer page, /metrics and /health/* (loopback unless HOST is given)",
     )
+    observe_cmd = commands.add_parser(
+        "observe", help="join a cluster as a watching node and serve the observer page"
+    )
+    observe_cmd.add_argument(
+        "--nats", required=True, action="append", metavar="URL", help="a NATS server (repeat)"
+    )
+    observe_cmd.add_argument("--system", required=True, help="the cluster's system name")
+    observe_cmd.add_argument(
+        "--observe",
+        type=_observe_address,
+        default=("127.0.0.1", 9090),
+        metavar="[HOST]:PORT",
+        help="where to serve the page (default 127.0.0.1:9090)",
+    )
+    observe_cmd.add_argument("--node-id", default=None, help="this node's id (default: random)")
+    observe_cmd.add_argument("--log-format", choices=["auto", "console", "json"], default="auto")
     args = parser.parse_args(argv)
     configure_logging(args.log_format)
+    if args.command == "observe":
+        run_loop(_watch(args.system, args.nats, args.node_id, args.observe))
+        return 0
     # Actors are named "package.module:Class"; like uvicorn, resolve them from the
     # current directory too, so a project's own actors load without installing it.
     if "" not in sys.path and os.getcwd() not in sys.path:
@@ -86,6 +110,25 @@ def _observe_address(text: str) -> tuple[str, int]:
         return parse_address(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+async def _watch(
+    name: str, servers: list[str], node_id: str | None, observe: tuple[str, int]
+) -> None:
+    """A node with no actors of its own, serving the observer page until a signal."""
+    from actors.transport import NatsTransport
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        transport = NatsTransport(servers, node_id=node_id)
+        async with ActorSystem(name, transport=transport, observe=observe):
+            await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 async def _run_tree(

@@ -12,6 +12,11 @@ a crash, a restart, a dead letter...), at most every ``BATCH`` seconds, and ever
 ``REFRESH`` seconds meanwhile, because mailbox depths and message counts change without
 any event to say so.
 
+With a transport, the observer also keeps one actor, ``<system>/observer``, subscribed to
+the membership events (``MemberUp``, ``MemberUnreachable``, ``MemberReachable``,
+``MemberDown``, ``NameConflict``): they are rare, and filing them even while nobody
+watches lets a browser that connects later see when a node left.
+
 Read-only: every route is a GET; nothing here can change the system.
 """
 
@@ -23,8 +28,11 @@ import json
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from .._actor import Actor
+from .._cluster import MemberEvent, NameConflict
 from .._extras import require
 from .._logging import get_logger
+from .._spawn import new_cell
 from ._address import is_loopback
 from ._snapshot import Feed, actor_details, snapshot
 
@@ -95,7 +103,28 @@ class Observer:
                 exc.errno, f"the observer cannot listen on {self.host}:{self.port}: {exc}"
             ) from exc
         self.port = self.runner.addresses[0][1]  # the free port picked for port 0
+        if self.system.transport is not None:
+            await self.watch_cluster()
         log.info("observer listening", url=self.url)
+
+    async def watch_cluster(self) -> None:
+        """Subscribe an actor of the observer's to the membership events (the bus
+        delivers events to actors only)."""
+        system = self.system
+        assert system._guardian is not None
+        cell = new_cell(
+            system,
+            system._guardian,
+            ClusterFeed,
+            (self,),
+            {},
+            name=None,
+            mailbox=None,
+            label="observer",
+        )
+        await cell.start()
+        for kind in (MemberEvent, NameConflict):
+            await system.subscribe(cell.ref, kind)
 
     async def close(self) -> None:
         self.closing = True
@@ -198,21 +227,32 @@ class Observer:
 
 
 def _cluster(system: ActorSystem) -> dict[str, Any] | None:
-    """The cluster's members and their status, when the system has a membership view."""
-    cluster = getattr(system, "cluster", None)  # until issue 11 lands
-    if cluster is None:
+    """The cluster's members and their status; None without a transport (a cluster of
+    one, itself: the page has nothing to show)."""
+    if system.transport is None:
         return None
+    cluster = system.cluster
     return {
         "node": str(cluster.node),
         "members": [
             {
                 "node": str(member.node),
-                "status": str(getattr(member.status, "value", member.status)),
+                "status": str(member.status),
                 "since": member.since,
             }
             for member in cluster.members()
         ],
     }
+
+
+class ClusterFeed(Actor):
+    """Hands the membership events the bus delivers to the observer's feed."""
+
+    def __init__(self, observer: Observer) -> None:
+        self.observer = observer
+
+    async def receive(self, message: Any) -> None:
+        self.observer.listen(message)
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:

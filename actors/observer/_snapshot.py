@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .._cell import ActorCell, CellState
+from .._cluster import MemberDown, MemberReachable, MemberUnreachable, MemberUp, NameConflict
 from .._messages import ActorFailed, ActorRestarted, DeadLetter, UnhandledMessage
 from .._metrics import Histogram
 
@@ -39,11 +40,18 @@ _STATUS = {
     CellState.SUSPENDED: "restarting",
     CellState.STOPPED: "stopped",
 }
+_MEMBER: dict[type, tuple[str, str]] = {
+    MemberUp: ("node up", "heard from"),
+    MemberUnreachable: ("node unreachable", "silent: watches of its actors ended"),
+    MemberReachable: ("node reachable", "heard from again"),
+    MemberDown: ("node down", "left, or silent too long: its names are free"),
+}
 _QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
 
 
 class Feed:
-    """The live feed: the runtime events worth a line on the page, kept in a ring.
+    """The live feed: the runtime events worth a line on the page (failures, restarts,
+    dead letters, members changing status, name conflicts), kept in a ring.
 
     Its ``listen`` is added to the system's event listeners only while a browser is
     connected (see ``_server``), so an unwatched system pays nothing for it; ``seq``
@@ -77,6 +85,22 @@ class Feed:
                 "actor": event.actor,
                 "message_type": None,
                 "reason": f"restart #{event.restarts}",
+            }
+        elif isinstance(event, MemberUp | MemberUnreachable | MemberReachable | MemberDown):
+            kind, reason = _MEMBER[type(event)]
+            entry = {
+                "kind": kind,
+                "actor": None,
+                "node": event.node,
+                "message_type": None,
+                "reason": reason,
+            }
+        elif isinstance(event, NameConflict):
+            entry = {
+                "kind": "name conflict",
+                "actor": event.loser,
+                "message_type": None,
+                "reason": f"`{event.name}` kept by {event.winner}",
             }
         else:
             return False

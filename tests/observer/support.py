@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -10,6 +12,9 @@ import msgspec
 from actors.supervision import ChildSpec, SupervisorSpec
 
 from actors import Actor, ActorRef
+
+WAIT = 20.0
+"""Seconds a test waits at most for a push it expects (a bound, never a sleep)."""
 
 
 class Crash(msgspec.Struct, frozen=True):
@@ -60,3 +65,19 @@ async def next_push(stream: aiohttp.ClientResponse) -> dict[str, Any]:
         if line.startswith(b"data: "):
             value: dict[str, Any] = json.loads(line[6:])
             return value
+
+
+def statuses(state: dict[str, Any]) -> dict[str, str]:
+    """The cluster panel's members: node id -> status."""
+    return {member["node"]: member["status"] for member in state["cluster"]["members"]}
+
+
+async def push_until(
+    stream: aiohttp.ClientResponse, wanted: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """The first push (a snapshot) that satisfies ``wanted``, within ``WAIT`` seconds."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            state = await next_push(stream)
+            if wanted(state):
+                return state

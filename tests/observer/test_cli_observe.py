@@ -1,4 +1,5 @@
-"""``actors run tree.toml --observe [HOST]:PORT``."""
+"""``actors run tree.toml --observe [HOST]:PORT`` and ``actors observe --nats URL
+--system NAME``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ import sys
 from pathlib import Path
 
 import aiohttp
+
+from actors import ActorSystem
+from tests.transport.nats_support import node, unique_system
+
+from .support import push_until, statuses
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = '[[children]]\nid = "idle"\nactor = "tests.cli_support:Idle"\n'
@@ -31,17 +37,23 @@ async def run(tmp_path: Path, *args: str) -> asyncio.subprocess.Process:
     )
 
 
+async def observer_url(process: asyncio.subprocess.Process) -> str:
+    """Where the command's observer listens, read from its log line (not a sleep)."""
+    assert process.stderr is not None
+    async with asyncio.timeout(20):
+        while True:
+            line = await process.stderr.readline()
+            assert line, "the command ended before its observer listened"
+            if b'"observer listening"' in line:
+                url: str = json.loads(line)["url"]
+                return url
+
+
 async def test_observe_serves_the_running_tree(tmp_path: Path) -> None:
     process = await run(tmp_path, "--observe", "127.0.0.1:0")
-    assert process.stderr is not None
     try:
+        url = await observer_url(process)
         async with asyncio.timeout(20):
-            while True:  # the log line that says where it listens, not a sleep
-                line = await process.stderr.readline()
-                assert line, "actors run ended before its observer listened"
-                if b'"observer listening"' in line:
-                    url = json.loads(line)["url"]
-                    break
             async with (
                 aiohttp.ClientSession() as session,
                 session.get(f"{url}/api/snapshot") as response,
@@ -60,3 +72,44 @@ async def test_a_bad_observe_address_exits_two_naming_it(tmp_path: Path) -> None
     _, stderr = await process.communicate()
     assert process.returncode == 2
     assert b"observe address must be `host:port` or `:port`, got '9090'" in stderr
+
+
+async def test_actors_observe_joins_the_cluster_and_shows_a_node_join_then_leave(
+    url: str,
+) -> None:
+    name = unique_system()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "actors",
+        "observe",
+        "--nats",
+        url,
+        "--system",
+        name,
+        "--observe",
+        "127.0.0.1:0",
+        "--node-id",
+        "watcher",
+        "--log-format",
+        "json",
+        cwd=ROOT,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        page = await observer_url(process)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{page}/api/events") as stream,
+        ):
+            async with ActorSystem(name, transport=node(url, "n2")):
+                both = await push_until(stream, lambda s: len(statuses(s)) == 2)
+                assert statuses(both) == {"watcher": "up", "n2": "up"}
+            left = await push_until(stream, lambda s: statuses(s)["n2"] == "down")
+    finally:
+        process.terminate()
+        await process.communicate()
+    assert left["cluster"]["node"] == "watcher"
+    assert left["system"] == name
+    assert [row["name"] for row in left["tree"]] == ["event-bus", "observer"]  # no actors
+    assert process.returncode == 0

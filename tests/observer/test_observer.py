@@ -295,39 +295,3 @@ def test_an_observer_info_that_is_not_a_dict_is_named() -> None:
 
     with pytest.raises(TypeError, match=r"Odd.observer_info\(\) must return a dict"):
         _info(FakeCell())  # type: ignore[arg-type]
-
-
-async def test_the_cluster_panel_lists_members_and_their_status() -> None:
-    # Against the membership API of issue 11 (system.cluster: node, members() of
-    # Member(node, status, since)), stood in for here until it lands.
-    import enum
-    from dataclasses import dataclass
-
-    class MemberStatus(enum.Enum):
-        UP = "up"
-        UNREACHABLE = "unreachable"
-
-    @dataclass
-    class Member:
-        node: str
-        status: MemberStatus
-        since: float
-
-    class Cluster:
-        node = "n1"
-
-        def members(self) -> list[Member]:
-            return [Member("n1", MemberStatus.UP, 1.0), Member("n2", MemberStatus.UNREACHABLE, 2.0)]
-
-    async with ActorSystem("obs", observe=("127.0.0.1", 0)) as system:
-        system.cluster = Cluster()  # type: ignore[attr-defined]
-        async with aiohttp.ClientSession() as session:
-            _, state = await get_json(session, f"{system.observer_url}/api/snapshot")
-    assert isinstance(state, dict)
-    assert state["cluster"] == {
-        "node": "n1",
-        "members": [
-            {"node": "n1", "status": "up", "since": 1.0},
-            {"node": "n2", "status": "unreachable", "since": 2.0},
-        ],
-    }

@@ -46,6 +46,8 @@ def test_wheel_holds_only_the_actors_package_and_its_metadata(wheel: Path) -> No
     assert "actors/supervision/__init__.py" in names
     assert "actors/transport/__init__.py" in names
     assert "actors/supervision/py.typed" in names
+    observer = {"index.html", "observer.css", "observer.js"}
+    assert {f"actors/observer/static/{name}" for name in observer} <= set(names)
 
 
 def test_installed_wheel_imports_actors_namespace_but_no_top_level_supervision(

@@ -65,19 +65,24 @@ function renderFeed(entries) {
   const body = $("feed").tBodies[0];
   for (const e of entries) {
     body.prepend(el("tr", { class: `kind-${e.kind.replace(" ", "-")}` },
-      el("td", {}, e.kind), el("td", {}, e.actor), el("td", {}, e.message_type || ""),
+      el("td", {}, e.kind), el("td", {}, e.actor ?? `node ${e.node}`), el("td", {}, e.message_type || ""),
       el("td", {}, e.reason)));
   }
   while (body.rows.length > 200) body.deleteRow(-1);
 }
 
+const MEMBER_CLASS = { up: "running", unreachable: "restarting", down: "stopped" };
+
 function renderCluster(cluster) {
   $("cluster-panel").hidden = !cluster;
   if (!cluster) return;
   $("members").replaceChildren(...cluster.members.map((m) =>
-    el("li", { "data-node": m.node }, `${m.node} `,
-      el("span", { class: `status ${m.status === "up" ? "running" : "stopped"}` }, m.status),
-      m.node === cluster.node ? " (this node)" : "")));
+    el("li", { class: "member", "data-node": m.node },
+      el("span", { class: "name" }, m.node),
+      el("span", { class: `status ${MEMBER_CLASS[m.status] || "stopped"}`, "data-status": m.status }, m.status),
+      el("span", { class: "since", title: new Date(m.since * 1000).toISOString() },
+        `since ${new Date(m.since * 1000).toLocaleTimeString()}`),
+      m.node === cluster.node ? el("span", { class: "here" }, "this node") : "")));
 }
 
 function render(state) {
