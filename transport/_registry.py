@@ -73,6 +73,10 @@ class Registry:
         self._releases: set[asyncio.Task[Any]] = set()  # names being released
         self._purges: set[asyncio.Task[Any]] = set()  # names of down nodes being released
         self._reasserting: asyncio.Task[Any] | None = None
+        self._again = False  # another gap while re-asserting: one more round
+        # Rounds of re-assertion completed, on every heartbeat: a node that judged us
+        # down takes us for up again only from a round later than the one it last saw.
+        self.rounds = 0
 
     async def open(self) -> None:
         """Open the bucket, creating it if this is the first node."""
@@ -203,22 +207,34 @@ class Registry:
 
     def reassert(self) -> None:
         """After a gap (a reconnect, a pause of the server, a stall of ours), make sure
-        the registry still says we hold our names, in the background."""
-        if self._kv is None or self.node.closing or not self._held:
+        the registry still says we hold our names, in the background. Each round
+        completed counts in ``rounds`` (on our heartbeats, see ``_liveness``)."""
+        if self.node.closing:
             return
         if self._reasserting is not None and not self._reasserting.done():
+            self._again = True  # the running round may have read before this gap
+            return
+        if self._kv is None or not self._held:
+            self.rounds += 1
             return
         self._reasserting = self.node.spawn_task(self._reassert_all())
 
     async def _reassert_all(self) -> None:
         await self.node.connected.wait()  # the data connection: the bucket's
-        for name, claim in list(self._held.items()):
-            if self._held.get(name) is not claim or claim.cell.state == CellState.STOPPED:
-                continue
-            try:
-                await self._reassert(name, claim)
-            except (*_NATS_ERRORS, msgspec.DecodeError) as exc:
-                log.warning("re-asserting a name failed", name=name, error=repr(exc))
+        self._again = True
+        while self._again:
+            self._again = False
+            for name, claim in list(self._held.items()):
+                if self._held.get(name) is not claim or claim.cell.state == CellState.STOPPED:
+                    continue
+                try:
+                    await self._reassert(name, claim)
+                except (*_NATS_ERRORS, msgspec.DecodeError) as exc:
+                    # Counted as done all the same: a node kept down until every
+                    # write succeeds would be worse than one name missing (logged).
+                    log.warning("re-asserting a name failed", name=name, error=repr(exc))
+        self.rounds += 1
+        self.node.liveness.beat()  # tell the others at once, not a heartbeat later
 
     async def _reassert(self, name: str, claim: _Claim) -> None:
         node = self.node
@@ -241,9 +257,12 @@ class Registry:
             if holder.node == node.node_id:
                 # Ours: written again all the same, so that a release of our names
                 # that read this entry while we were judged down fails its
-                # conditional delete.
-                with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
+                # conditional delete. If such a release came first, the entry is
+                # gone: read again, and create it.
+                try:
                     await self._kv.update(key, entry.value, last=entry.revision)
+                except nats.js.errors.KeyWrongLastSequenceError:
+                    continue
                 return
             their_claim = theirs.claim or entry.revision
             ours_older = (claim.revision, node.node_id) < (their_claim, holder.node)
