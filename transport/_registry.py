@@ -9,8 +9,9 @@ The guarantees (docs/distributed.md):
 
 - A name is released only by its holder, or when its holder is ``down`` by the
   membership rules (``_liveness``): ``release_all_of``, and ``gone`` for a node this one
-  never heard from that does not answer on its control subject. Never while it is up or
-  merely unreachable.
+  never heard from that does not answer on its control subject; or, at its start, by a
+  new incarnation of its holder's node id (the one that held it died). Never while it
+  is up or merely unreachable.
 - Every write is conditional on the revision read (``create``, ``update(last=...)``,
   ``delete(last=...)``): of two nodes racing for a name, one wins, the other sees it
   held; a name taken again meanwhile is never deleted.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -79,7 +81,9 @@ class Registry:
         self.rounds = 0
 
     async def open(self) -> None:
-        """Open the bucket, creating it if this is the first node."""
+        """Open the bucket, creating it if this is the first node, and release the
+        names an earlier incarnation of this node left (it died holding them: a name
+        we hold again is registered again)."""
         node = self.node
         assert node.data is not None and node.system is not None
         js = node.data.jetstream()
@@ -91,6 +95,14 @@ class Registry:
                 self._kv = await js.create_key_value(bucket=bucket, history=1)
             except nats.js.errors.BadRequestError:
                 self._kv = await js.key_value(bucket)  # another node created it first
+        # Before any name of ours is registered: every entry naming us is a leftover.
+        try:
+            released = await self._forget_all_of(node.node_id, lambda: True)
+        except (*_NATS_ERRORS, msgspec.DecodeError) as exc:
+            log.warning("releasing an earlier incarnation's names failed", error=repr(exc))
+        else:
+            if released:
+                log.info("names of an earlier incarnation released", names=released)
 
     def close(self) -> None:
         for task in self._purges:
@@ -331,26 +343,33 @@ class Registry:
         task.add_done_callback(self._purges.discard)
 
     async def _purge(self, node: str) -> None:
-        purged = 0
-        liveness = self.node.liveness
+        is_down = self.node.liveness.is_down
         try:
-            for key in await self._keys():
-                if not liveness.is_down(node):
-                    return  # it came back meanwhile: its names stay
-                try:
-                    entry = await self._kv.get(key)
-                except nats.js.errors.KeyNotFoundError:
-                    continue
-                if entry.value is None:
-                    continue
-                holder = msgspec.msgpack.decode(entry.value, type=Registration).address
-                if holder.node == node:
-                    await self._forget(key, entry.revision)
-                    purged += 1
+            # Only while it is down: if it comes back meanwhile, its names stay.
+            purged = await self._forget_all_of(node, lambda: is_down(node))
         except (*_NATS_ERRORS, msgspec.DecodeError) as exc:
             log.warning("releasing the names of a down node failed", node=node, error=repr(exc))
             return
         log.info("names of a down node released", node=node, names=purged)
+
+    async def _forget_all_of(self, node: str, still: Callable[[], bool]) -> int:
+        """Delete every entry held by ``node`` (each only as read), as long as
+        ``still()``; how many it found."""
+        forgotten = 0
+        for key in await self._keys():
+            if not still():
+                break
+            try:
+                entry = await self._kv.get(key)
+            except nats.js.errors.KeyNotFoundError:
+                continue
+            if entry.value is None:
+                continue
+            holder = msgspec.msgpack.decode(entry.value, type=Registration).address
+            if holder.node == node:
+                await self._forget(key, entry.revision)
+                forgotten += 1
+        return forgotten
 
     async def _forget(self, key: str, revision: int | None) -> None:
         """Delete an entry, unless it changed since it was read (its name was taken

@@ -368,6 +368,26 @@ async def test_a_node_judged_down_is_up_again_only_with_its_names_back(
         }
 
 
+async def test_a_restarted_node_releases_the_names_its_earlier_incarnation_left(
+    nats_server: NatsServer,
+) -> None:
+    """n3 holds `victim` and is killed; it comes back at once under its id, now
+    holding no name: `victim` is free (it used to stay registered to the dead actor)."""
+    system = unique_system()
+    options = {"heartbeat": HEARTBEAT, "misses": MISSES}
+    async with ActorSystem(system, transport=node(nats_server.url, "n1", **options)) as a:
+        crashed = NodeProcess(nats_server.url, system, "n3", HEARTBEAT, MISSES)
+        try:
+            await crashed.start()
+            assert await a.lookup("victim") is not None
+            crashed.kill()
+        finally:
+            await crashed.aclose()
+        async with ActorSystem(system, transport=node(nats_server.url, "n3", **options)):
+            assert await a.lookup("victim") is None
+            await a.spawn(Counter, [], name="victim")  # free for anyone
+
+
 @contextlib.asynccontextmanager
 async def transports(url: str, system: str, count: int) -> AsyncIterator[list[ActorSystem]]:
     async with contextlib.AsyncExitStack() as stack:
