@@ -16,6 +16,11 @@ membership ``system.cluster.members()`` reports, see docs/distributed.md):
   silence it notices then proves nothing. When they come back after a gap, every
   clock restarts with the full grace of ``heartbeat * misses`` (and the node re-asserts
   its names: others may have judged it down meanwhile).
+- A node judged ``down`` by silence had its names released; it is ``up`` again only
+  from a heartbeat saying it re-asserted them since (a ``Names`` header: the rounds of
+  re-assertion it completed, one more than the last we heard before judging it down).
+  Its earlier heartbeats, late from its buffers, or sent before it noticed its gap,
+  change nothing: at ``MemberUp`` its names are back.
 - A heartbeat carries the sender's incarnation (new at every start): a node that
   restarted under the same id is seen going down (its old incarnation's watches end
   with ``nodedown``) and up again, however fast it came back.
@@ -84,9 +89,11 @@ _EVENTS = {
 
 class _Peer:
     """What this node knows of another: its status (None: contacted, never heard),
-    since when (wall clock), when it was last heard (monotonic) and its clock."""
+    since when (wall clock), when it was last heard (monotonic), its clock, its latest
+    round of re-assertion heard (``names``), and, once judged down by silence, the round
+    it must exceed to be up again (``gate``)."""
 
-    __slots__ = ("heard", "incarnation", "since", "status", "timer")
+    __slots__ = ("gate", "heard", "incarnation", "names", "since", "status", "timer")
 
     def __init__(self, heard: float) -> None:
         self.status: MemberStatus | None = None
@@ -94,6 +101,8 @@ class _Peer:
         self.since = time.time()
         self.heard = heard
         self.timer: asyncio.TimerHandle | None = None
+        self.names: int | None = None
+        self.gate: int | None = None
 
 
 class Liveness:
@@ -332,12 +341,20 @@ class Liveness:
 
     # ------------------------------------------------------------------ heartbeats
 
+    def beat(self) -> None:
+        """A heartbeat now (the next one ``heartbeat`` seconds later)."""
+        if self._beat_timer is not None:
+            self._beat_timer.cancel()
+        self._beat()
+
     def _beat(self) -> None:
         here = self.here
         if here.control_writer is not None:
             subject = f"{here.base}.hb.{here.node_id}"
-            beat = here.seal.sign(subject, b"", self._incarnation)
-            here.control_writer.publish(subject, b"", "", beat, None)
+            headers = {**self._incarnation, "Names": str(here.registry.rounds)}
+            here.control_writer.publish(
+                subject, b"", "", here.seal.sign(subject, b"", headers), None
+            )
         loop = asyncio.get_running_loop()
         self._beat_timer = loop.call_later(here.heartbeat, self._beat)
 
@@ -373,9 +390,16 @@ class Liveness:
                 log.warning("node restarted", node=node)
                 self.node_down(node, release_names=False)  # it registers its names again
             peer.incarnation = incarnation
+            peer.gate = None  # a new incarnation: whatever it holds, it registered
+        peer.names = _rounds(headers.get("Names"))
+        if peer.status == MemberStatus.DOWN and peer.gate is not None:
+            here.registry.back(node)  # alive: stop releasing its names
+            if peer.names is None or peer.names <= peer.gate:
+                return  # its names are not back yet: up once they are
         if peer.status is None or peer.status == MemberStatus.DOWN:
             log.info("node up", node=node)
             here.registry.back(node)
+            peer.gate = None
             self._set(node, peer, MemberStatus.UP)
         elif peer.status == MemberStatus.UNREACHABLE:
             log.info("node reachable again", node=node)
@@ -448,6 +472,8 @@ class Liveness:
         first = peer.status != MemberStatus.DOWN
         if first:
             self._set(node, peer, MemberStatus.DOWN)
+            # Its names are released: up again once it re-asserted them (see on_heartbeat).
+            peer.gate = peer.names if release_names else None
             self.peers[node] = self.peers.pop(node)  # the newest down last
             down = self.down
             if len(down) > MAX_DOWN:
@@ -482,3 +508,11 @@ def control_problem(notice: Control) -> str | None:
         case Down(target, watcher_path, _):
             return address_problem(target) or path_problem(watcher_path)
     return None
+
+
+def _rounds(header: str | None) -> int | None:
+    """A heartbeat's ``Names`` header (None: absent or not a count)."""
+    try:
+        return None if header is None else int(header)
+    except ValueError:
+        return None

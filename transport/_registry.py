@@ -9,8 +9,9 @@ The guarantees (docs/distributed.md):
 
 - A name is released only by its holder, or when its holder is ``down`` by the
   membership rules (``_liveness``): ``release_all_of``, and ``gone`` for a node this one
-  never heard from that does not answer on its control subject. Never while it is up or
-  merely unreachable.
+  never heard from that does not answer on its control subject; or, at its start, by a
+  new incarnation of its holder's node id (the one that held it died). Never while it
+  is up or merely unreachable.
 - Every write is conditional on the revision read (``create``, ``update(last=...)``,
   ``delete(last=...)``): of two nodes racing for a name, one wins, the other sees it
   held; a name taken again meanwhile is never deleted.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -74,9 +76,15 @@ class Registry:
         self._releases: set[asyncio.Task[Any]] = set()  # names being released
         self._purges: set[asyncio.Task[Any]] = set()  # names of down nodes being released
         self._reasserting: asyncio.Task[Any] | None = None
+        self._again = False  # another gap while re-asserting: one more round
+        # Rounds of re-assertion completed, on every heartbeat: a node that judged us
+        # down takes us for up again only from a round later than the one it last saw.
+        self.rounds = 0
 
     async def open(self) -> None:
-        """Open the bucket, creating it if this is the first node."""
+        """Open the bucket, creating it if this is the first node, and release the
+        names an earlier incarnation of this node left (it died holding them: a name
+        we hold again is registered again)."""
         node = self.node
         assert node.data is not None and node.system is not None
         js = node.data.jetstream()
@@ -88,6 +96,14 @@ class Registry:
                 self._kv = await js.create_key_value(bucket=bucket, history=1)
             except nats.js.errors.BadRequestError:
                 self._kv = await js.key_value(bucket)  # another node created it first
+        # Before any name of ours is registered: every entry naming us is a leftover.
+        try:
+            released = await self._forget_all_of(node.node_id, lambda: True)
+        except (*_NATS_ERRORS, msgspec.DecodeError) as exc:
+            log.warning("releasing an earlier incarnation's names failed", error=repr(exc))
+        else:
+            if released:
+                log.info("names of an earlier incarnation released", names=released)
 
     def close(self) -> None:
         for task in self._purges:
@@ -208,22 +224,34 @@ class Registry:
 
     def reassert(self) -> None:
         """After a gap (a reconnect, a pause of the server, a stall of ours), make sure
-        the registry still says we hold our names, in the background."""
-        if self._kv is None or self.node.closing or not self._held:
+        the registry still says we hold our names, in the background. Each round
+        completed counts in ``rounds`` (on our heartbeats, see ``_liveness``)."""
+        if self.node.closing:
             return
         if self._reasserting is not None and not self._reasserting.done():
+            self._again = True  # the running round may have read before this gap
+            return
+        if self._kv is None or not self._held:
+            self.rounds += 1
             return
         self._reasserting = self.node.spawn_task(self._reassert_all())
 
     async def _reassert_all(self) -> None:
         await self.node.connected.wait()  # the data connection: the bucket's
-        for name, claim in list(self._held.items()):
-            if self._held.get(name) is not claim or claim.cell.state == CellState.STOPPED:
-                continue
-            try:
-                await self._reassert(name, claim)
-            except (*_NATS_ERRORS, msgspec.DecodeError) as exc:
-                log.warning("re-asserting a name failed", name=name, error=repr(exc))
+        self._again = True
+        while self._again:
+            self._again = False
+            for name, claim in list(self._held.items()):
+                if self._held.get(name) is not claim or claim.cell.state == CellState.STOPPED:
+                    continue
+                try:
+                    await self._reassert(name, claim)
+                except (*_NATS_ERRORS, msgspec.DecodeError) as exc:
+                    # Counted as done all the same: a node kept down until every
+                    # write succeeds would be worse than one name missing (logged).
+                    log.warning("re-asserting a name failed", name=name, error=repr(exc))
+        self.rounds += 1
+        self.node.liveness.beat()  # tell the others at once, not a heartbeat later
 
     async def _reassert(self, name: str, claim: _Claim) -> None:
         node = self.node
@@ -246,9 +274,12 @@ class Registry:
             if holder.node == node.node_id:
                 # Ours: written again all the same, so that a release of our names
                 # that read this entry while we were judged down fails its
-                # conditional delete.
-                with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
+                # conditional delete. If such a release came first, the entry is
+                # gone: read again, and create it.
+                try:
                     await self._kv.update(key, entry.value, last=entry.revision)
+                except nats.js.errors.KeyWrongLastSequenceError:
+                    continue
                 return
             their_claim = theirs.claim or entry.revision
             ours_older = (claim.revision, node.node_id) < (their_claim, holder.node)
@@ -317,26 +348,33 @@ class Registry:
         task.add_done_callback(self._purges.discard)
 
     async def _purge(self, node: str) -> None:
-        purged = 0
-        liveness = self.node.liveness
+        is_down = self.node.liveness.is_down
         try:
-            for key in await self._keys():
-                if not liveness.is_down(node):
-                    return  # it came back meanwhile: its names stay
-                try:
-                    entry = await self._kv.get(key)
-                except nats.js.errors.KeyNotFoundError:
-                    continue
-                if entry.value is None:
-                    continue
-                holder = msgspec.msgpack.decode(entry.value, type=Registration).address
-                if holder.node == node:
-                    await self._forget(key, entry.revision)
-                    purged += 1
+            # Only while it is down: if it comes back meanwhile, its names stay.
+            purged = await self._forget_all_of(node, lambda: is_down(node))
         except (*_NATS_ERRORS, msgspec.DecodeError) as exc:
             log.warning("releasing the names of a down node failed", node=node, error=repr(exc))
             return
         log.info("names of a down node released", node=node, names=purged)
+
+    async def _forget_all_of(self, node: str, still: Callable[[], bool]) -> int:
+        """Delete every entry held by ``node`` (each only as read), as long as
+        ``still()``; how many it found."""
+        forgotten = 0
+        for key in await self._keys():
+            if not still():
+                break
+            try:
+                entry = await self._kv.get(key)
+            except nats.js.errors.KeyNotFoundError:
+                continue
+            if entry.value is None:
+                continue
+            holder = msgspec.msgpack.decode(entry.value, type=Registration).address
+            if holder.node == node:
+                await self._forget(key, entry.revision)
+                forgotten += 1
+        return forgotten
 
     async def _forget(self, key: str, revision: int | None) -> None:
         """Delete an entry, unless it changed since it was read (its name was taken

@@ -336,6 +336,58 @@ async def test_partitioned_holder_comes_back_older_claim_wins_newer_stops(
         assert handled_a == [] and handled_b == [f"m{i}" for i in range(5)]
 
 
+async def test_a_node_judged_down_is_up_again_only_with_its_names_back(
+    nats_server: NatsServer,
+) -> None:
+    """n2's link is cut until n1 judges it down and releases its names; when the link
+    heals, n1 reports n2 up again only once n2 has re-asserted them: at `MemberUp`,
+    every name n2 holds is found on n2 (it used to be announced up at its first
+    heartbeat, with some names still missing)."""
+    from tests.natsutil import TcpProxy
+
+    system = unique_system()
+    names = [f"svc{i}" for i in range(5)]
+    options = {"heartbeat": HEARTBEAT, "misses": MISSES}
+    async with (
+        TcpProxy.to(nats_server) as proxy,
+        ActorSystem(system, transport=node(nats_server.url, "n1", **options)) as a,
+        ActorSystem(system, transport=node(proxy.url, "n2", **options)) as b,
+    ):
+        events = await record(a, MemberEvent)
+        held = {name: await b.spawn(Counter, [], name=name) for name in names}
+        await events.until(lambda items: MemberUp("n2") in items)
+        proxy.cut()
+        await events.until(lambda items: MemberDown("n2") in items, timeout=WAIT + 4 * SILENCE)
+        for name in names:  # released: n2 is down
+            assert await a.lookup(name) is None
+        proxy.heal()
+        await events.until(lambda items: items[-1] == MemberUp("n2"))
+        found = {name: await a.lookup(name) for name in names}
+        assert {name: ref and ref.path for name, ref in found.items()} == {
+            name: ref.path for name, ref in held.items()
+        }
+
+
+async def test_a_restarted_node_releases_the_names_its_earlier_incarnation_left(
+    nats_server: NatsServer,
+) -> None:
+    """n3 holds `victim` and is killed; it comes back at once under its id, now
+    holding no name: `victim` is free (it used to stay registered to the dead actor)."""
+    system = unique_system()
+    options = {"heartbeat": HEARTBEAT, "misses": MISSES}
+    async with ActorSystem(system, transport=node(nats_server.url, "n1", **options)) as a:
+        crashed = NodeProcess(nats_server.url, system, "n3", HEARTBEAT, MISSES)
+        try:
+            await crashed.start()
+            assert await a.lookup("victim") is not None
+            crashed.kill()
+        finally:
+            await crashed.aclose()
+        async with ActorSystem(system, transport=node(nats_server.url, "n3", **options)):
+            assert await a.lookup("victim") is None
+            await a.spawn(Counter, [], name="victim")  # free for anyone
+
+
 @contextlib.asynccontextmanager
 async def transports(url: str, system: str, count: int) -> AsyncIterator[list[ActorSystem]]:
     async with contextlib.AsyncExitStack() as stack:
