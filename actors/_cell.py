@@ -97,6 +97,13 @@ async def stop_children(children: dict[int, ActorCell]) -> None:
             children.pop(id(child), None)
 
 
+class Watcher(Protocol):
+    """Whoever watches a cell: another cell, or a transport's proxy for a remote one
+    (hashable: watchers are kept in an ordered set)."""
+
+    def deliver(self, message: Any, priority: Priority) -> None: ...
+
+
 class Parent(Protocol):
     """What a cell needs from whoever owns it: a guardian, an actor, a supervisor."""
 
@@ -176,8 +183,11 @@ class ActorCell:
         self.stop_reason: Reason = ExitReason.NORMAL
         self.shutdown: float | None = DEFAULT_SHUTDOWN
         self.children: dict[int, ActorCell] | None = None
-        self.watchers: list[ActorCell] | None = None
-        self.watching: list[ActorCell] | None = None
+        # Ordered sets (dicts with None values): O(1) add and remove, so stopping N
+        # watchers or subscribers of one actor costs O(N), and Terminated goes out in
+        # the order the watches were made.
+        self.watchers: dict[Watcher, None] | None = None
+        self.watching: dict[ActorCell, None] | None = None
         self.exit_waiters: list[asyncio.Future[None]] | None = None
         # The entry point: ``actor.receive``, or the toolkit's dispatcher once the
         # actor uses timers, stash, behaviours or a receive timeout (see _toolkit).
@@ -552,8 +562,7 @@ class ActorCell:
             if self.claimed and system._transport is not None:
                 system._transport.unregister(self.name, self)
         for target in self.watching or ():
-            if target.watchers is not None and self in target.watchers:
-                target.watchers.remove(self)
+            target.remove_watcher(self)
         self.watching = None
         watchers, self.watchers = self.watchers, None
         if watchers:
@@ -631,16 +640,26 @@ class ActorCell:
         if target.state == STOPPED:
             self.deliver(Terminated(target.ref, ExitReason.NOPROC), Priority.SYSTEM)
             return
-        if target.watchers is None:
-            target.watchers = []
-        if self not in target.watchers:
-            target.watchers.append(self)
+        if target.add_watcher(self):
             if self.watching is None:
-                self.watching = []
-            self.watching.append(target)
+                self.watching = {}
+            self.watching[target] = None
 
     def unwatch(self, target: ActorCell) -> None:
-        if target.watchers is not None and self in target.watchers:
-            target.watchers.remove(self)
-        if self.watching is not None and target in self.watching:
-            self.watching.remove(target)
+        target.remove_watcher(self)
+        if self.watching is not None:
+            self.watching.pop(target, None)
+
+    def add_watcher(self, watcher: Watcher) -> bool:
+        """Have ``watcher`` told (``deliver(Terminated)``) when this slot ends; False
+        if it already was."""
+        if self.watchers is None:
+            self.watchers = {}
+        elif watcher in self.watchers:
+            return False
+        self.watchers[watcher] = None
+        return True
+
+    def remove_watcher(self, watcher: Watcher) -> None:
+        if self.watchers is not None:
+            self.watchers.pop(watcher, None)

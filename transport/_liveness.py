@@ -143,15 +143,12 @@ class Liveness:
                     gone = RefAddress(watcher.system, here.node_id, target)
                     self._send(watcher.node, Down(gone, watcher.path, ExitReason.NOPROC))
                     return
-                if cell.watchers is None:
-                    cell.watchers = []
-                if proxy not in cell.watchers:
-                    cell.watchers.append(proxy)  # type: ignore[arg-type]
+                cell.add_watcher(proxy)
             case Unwatch(target, watcher):
                 cell = here.exported.get(target)
                 proxy = RemoteWatcher(here, watcher)
-                if cell is not None and cell.watchers and proxy in cell.watchers:
-                    cell.watchers.remove(proxy)  # type: ignore[arg-type]
+                if cell is not None:
+                    cell.remove_watcher(proxy)
             case Probe():
                 self._received(msg)
             case Down(target, watcher_path, reason):
