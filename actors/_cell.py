@@ -150,9 +150,11 @@ class ActorCell:
     )
 
     # Invariants:
-    # - ``task`` is the cell's one running task (start, drain or exit), None when idle.
-    # - ``mailbox._wakeup is self`` exactly when state is RUNNING and ``task`` is None:
-    #   the next queued message then calls ``_mailbox_ready`` to start a drain task.
+    # - ``task`` is the cell's one running task (start, drain or exit), None when idle;
+    #   a recently busy actor's drain task may be parked (see _parking).
+    # - ``mailbox._wakeup is self`` exactly when state is RUNNING and the actor is idle
+    #   (``task`` None, or parked): the next queued message then calls
+    #   ``_mailbox_ready`` to wake the parked task or start a drain task.
     # - ``children`` is in spawn order; children stop newest first, before their parent.
 
     def __init__(
@@ -261,7 +263,8 @@ class ActorCell:
     def _mailbox_ready(self) -> None:
         if self.toolkit is not None:
             self.toolkit.busy()
-        self.task = self.task_group.create_task(self._run())
+        if self.task is None or not self.system._parking.wake(self):
+            self.task = self.task_group.create_task(self._run())
 
     # ------------------------------------------------------------------ running
 
@@ -321,14 +324,22 @@ class ActorCell:
                 entry = queue.popleft() if queue else _NOTHING
             if entry is _NOTHING:
                 latency.stop(block_started, THROUGHPUT - budget)
-                self.task = None
                 self.sender = self.trace = self.message = None
                 self.system._handled += mailbox._got - got_before
                 mailbox._release_storage()
                 mailbox._wakeup = self
                 if self.toolkit is not None:
                     self.toolkit.idle()
-                return None
+                parked = self.system._parking.park(self)
+                if parked is None:  # the system shuts down: end now
+                    self.task = None
+                    return None
+                if not await self._parked(parked):
+                    return None  # released: the cell is idle and no longer ours
+                got_before = mailbox._got
+                budget = THROUGHPUT
+                block_started = latency.start()
+                continue
             mailbox._got += 1
             if mailbox._putters:
                 mailbox._wake_putter()
@@ -380,6 +391,18 @@ class ActorCell:
         self.system._handled += mailbox._got - got_before
         return self.stop_reason
 
+    async def _parked(self, parked: asyncio.Future[bool]) -> bool:
+        """Wait, idle, with the task kept (see _parking): True to go on draining (a
+        message came, or the actor must stop), False once released."""
+        try:
+            return await parked
+        except asyncio.CancelledError:
+            if self.system._parking.forget(self) is parked:  # killed while parked
+                self.mailbox._wakeup = None  # busy again until it ends, as any kill
+            elif parked.done() and not parked.result():
+                return False  # released already: the cell is not this task's to kill
+            raise
+
     def _report_failure(self, exc: BaseException, message: Any) -> None:
         message_type = None if message is None else type(message).__name__
         # One line per crash at error level, the traceback at debug level: a burst of
@@ -407,6 +430,7 @@ class ActorCell:
         if state == STARTING or (state == RUNNING and self.task is not None):
             self.state = STOPPING
             self.stop_reason = reason
+            self.system._parking.wake(self)  # if parked, to see that it must stop
         elif state == RUNNING:
             self.state = STOPPING
             self.stop_reason = reason

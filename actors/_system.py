@@ -41,6 +41,7 @@ from ._messages import (
     is_normal,
 )
 from ._metrics import Health, LatencyRecorder, SystemMetrics
+from ._parking import Parking
 from ._ref import ActorRef
 from ._routers import Pool, Routing, check_pool
 from ._spawn import new_cell, spawn
@@ -144,6 +145,7 @@ class ActorSystem:
         self._state = _State.UNOPENED
         self._task_group: asyncio.TaskGroup | None = None
         self._guardian: Guardian | None = None
+        self._parking: Parking  # set by __aenter__: it needs the running loop
         self._names: dict[str, ActorCell] = {}
         self._ids = itertools.count(1)
         self._listeners: list[Callable[[Any], None]] = []
@@ -168,6 +170,7 @@ class ActorSystem:
         self._host_task = asyncio.current_task()
         self._task_group = task_group
         self._guardian = Guardian(self, task_group)
+        self._parking = Parking(asyncio.get_running_loop())
         self._state = _State.OPENED
         bus = new_cell(
             self,
@@ -205,6 +208,7 @@ class ActorSystem:
         else:
             failure = None
         self._state = _State.CLOSING
+        self._parking.close()
         try:
             await self._guardian.stop_children()
             if self._transport is not None:
