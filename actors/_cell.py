@@ -326,15 +326,22 @@ class ActorCell:
                 latency.stop(block_started, THROUGHPUT - budget)
                 self.sender = self.trace = self.message = None
                 self.system._handled += mailbox._got - got_before
-                mailbox._release_storage()
                 mailbox._wakeup = self
                 if self.toolkit is not None:
                     self.toolkit.idle()
+                # Parked (see _parking), the mailbox keeps its buffers until released.
                 parked = self.system._parking.park(self)
                 if parked is None:  # the system shuts down: end now
+                    mailbox._release_storage()
                     self.task = None
                     return None
-                if not await self._parked(parked):
+                try:
+                    woken = await parked
+                except asyncio.CancelledError:
+                    if self._park_cancelled(parked):
+                        raise
+                    return None
+                if not woken:
                     return None  # released: the cell is idle and no longer ours
                 got_before = mailbox._got
                 budget = THROUGHPUT
@@ -391,17 +398,13 @@ class ActorCell:
         self.system._handled += mailbox._got - got_before
         return self.stop_reason
 
-    async def _parked(self, parked: asyncio.Future[bool]) -> bool:
-        """Wait, idle, with the task kept (see _parking): True to go on draining (a
-        message came, or the actor must stop), False once released."""
-        try:
-            return await parked
-        except asyncio.CancelledError:
-            if self.system._parking.forget(self) is parked:  # killed while parked
-                self.mailbox._wakeup = None  # busy again until it ends, as any kill
-            elif parked.done() and not parked.result():
-                return False  # released already: the cell is not this task's to kill
-            raise
+    def _park_cancelled(self, parked: asyncio.Future[bool]) -> bool:
+        """The parked task was cancelled: True if it must end as killed (it was still
+        this cell's task), False if it had been released already (not its to kill)."""
+        if self.system._parking.forget(self) is parked:
+            self.mailbox._wakeup = None  # busy again until it ends, as any kill
+            return True
+        return not (parked.done() and not parked.result())
 
     def _report_failure(self, exc: BaseException, message: Any) -> None:
         message_type = None if message is None else type(message).__name__

@@ -73,6 +73,7 @@ class Parking:
         """End ``cell``'s parked task: from now on the cell holds no task, so the next
         message starts a new one (the old one only has its last step left)."""
         cell.task = None
+        cell.mailbox._release_storage()
         future.set_result(False)
 
     def forget(self, cell: ActorCell) -> asyncio.Future[bool] | None:
