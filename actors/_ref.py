@@ -239,21 +239,24 @@ class ActorRef(Generic[M]):
         future = loop.create_future()
         latency = cell.system._ask_latency
         started = latency.start()
-        # The timer is armed before the message is queued, and the finally clause
-        # undoes both if queuing raises: no answer is left without an asker.
-        timer = (
+        # The deadline is set before the message is queued, and the finally clause
+        # cancels the future if queuing raises: no answer is left without an asker.
+        # No timer per ask: the system's AskDeadlines expires it (see _deadlines).
+        line = (
             None
             if timeout is None
-            else loop.call_later(timeout, _expire, future, cell, message, timeout)
+            else cell.system._ask_deadlines.add(future, cell, message, timeout)
         )
         try:
             cell.mailbox._offer(Envelope(message, Reply(future), trace_of_sender()), priority)
             return await future
         finally:
-            if timer is not None:
-                timer.cancel()
             if not future.done():
                 future.cancel()
+                if line is not None:
+                    cell.system._ask_deadlines.withdraw(line)
+            elif line is not None:
+                line.pending -= 1
             latency.stop(started)
 
     async def _ask_when_room(self, message: Any, timeout: float | None, priority: Priority) -> Any:

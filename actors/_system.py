@@ -30,6 +30,7 @@ from ._bus import (
     check_target,
 )
 from ._cell import STOPPED, SUSPENDED, ActorCell, Reason, describe, stop_children
+from ._deadlines import AskDeadlines
 from ._errors import ActorsError
 from ._from_thread import FromThread
 from ._logging import get_logger
@@ -145,7 +146,9 @@ class ActorSystem:
         self._state = _State.UNOPENED
         self._task_group: asyncio.TaskGroup | None = None
         self._guardian: Guardian | None = None
-        self._parking: Parking  # set by __aenter__: it needs the running loop
+        # Set by __aenter__: they need the running loop.
+        self._parking: Parking
+        self._ask_deadlines: AskDeadlines
         self._names: dict[str, ActorCell] = {}
         self._ids = itertools.count(1)
         self._listeners: list[Callable[[Any], None]] = []
@@ -171,6 +174,7 @@ class ActorSystem:
         self._task_group = task_group
         self._guardian = Guardian(self, task_group)
         self._parking = Parking(asyncio.get_running_loop())
+        self._ask_deadlines = AskDeadlines(asyncio.get_running_loop())
         self._state = _State.OPENED
         bus = new_cell(
             self,
@@ -219,6 +223,7 @@ class ActorSystem:
             # body's exception is not passed in: TaskGroup would wrap it in an
             # ExceptionGroup, and it must propagate unchanged.
             await self._task_group.__aexit__(None, None, None)
+            self._ask_deadlines.close()
         if failure is not None:
             raise failure
         return None

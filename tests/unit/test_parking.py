@@ -14,7 +14,7 @@ import msgspec
 import pytest
 from actors.supervision import ChildSpec, SupervisorRef, SupervisorSpec
 
-from actors import Actor, ActorRef, ActorSystem
+from actors import NO_REPLY, Actor, ActorRef, ActorSystem, AskTimeout
 from actors.lowlevel import cell_of
 
 
@@ -105,3 +105,51 @@ async def test_system_exit_releases_parked_tasks() -> None:
         await asyncio.sleep(0)
         parked = [await _parked_task(ref) for ref in refs]
     assert all(task.done() for task in parked)
+
+
+async def test_sequential_asks_share_one_timeout_timer() -> None:
+    # A loop timer per ask costs about 2 µs on uvloop; the system's AskDeadlines arms
+    # one for all of them (actors/_deadlines.py), and still expires a late ask.
+    async with ActorSystem("deadlines") as system:
+        ref = await system.spawn(Tasks)
+        loop = asyncio.get_running_loop()
+        # Handles kept alive (so no id is reused); uvloop's call_at calls call_later.
+        armed: dict[int, tuple[float, asyncio.TimerHandle]] = {}
+        call_at, call_later = loop.call_at, loop.call_later
+
+        def spy_at(when: float, *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
+            handle = call_at(when, *args, **kwargs)
+            armed.setdefault(id(handle), (when - loop.time(), handle))
+            return handle
+
+        def spy_later(delay: float, *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
+            handle = call_later(delay, *args, **kwargs)
+            armed.setdefault(id(handle), (delay, handle))
+            return handle
+
+        loop.call_at = spy_at  # type: ignore[method-assign]
+        loop.call_later = spy_later  # type: ignore[method-assign]
+        try:
+            for _ in range(50):
+                await ref.ask(WhichTask())
+        finally:
+            del loop.call_at  # type: ignore[method-assign]
+            del loop.call_later  # type: ignore[method-assign]
+        assert len([delay for delay, _ in armed.values() if delay > 1.0]) == 1
+
+
+class Silent(Actor):
+    async def receive(self, message: Any) -> Any:
+        return NO_REPLY  # never answers
+
+
+async def test_shorter_timeout_expires_before_an_earlier_longer_one() -> None:
+    async with ActorSystem("deadlines") as system:
+        ref = await system.spawn(Silent)
+        slow = asyncio.ensure_future(ref.ask(WhichTask(), timeout=30.0))
+        with pytest.raises(AskTimeout):
+            await ref.ask(WhichTask(), timeout=0.01)
+        assert not slow.done()
+        slow.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await slow
