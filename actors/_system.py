@@ -20,6 +20,7 @@ import msgspec
 
 from ._actor import Actor
 from ._bus import (
+    BUS_REQUESTS,
     BusState,
     EventBus,
     Publish,
@@ -38,7 +39,6 @@ from ._mailbox import Mailbox, Priority
 from ._messages import (
     DeadLetter,
     ExitReason,
-    Terminated,
     is_normal,
 )
 from ._metrics import Health, LatencyRecorder, SystemMetrics
@@ -56,7 +56,6 @@ log = get_logger("actors.system")
 
 # Messages the bus takes as requests: publishing one of these as an event wraps it in
 # Publish, so it is delivered rather than obeyed.
-_BUS_REQUESTS = (Publish, Subscribe, Unsubscribe, Subscriptions, Terminated)
 
 
 class TreeSpec(Protocol):
@@ -291,7 +290,7 @@ class ActorSystem:
         """
         self._check_event(event)
         bus = self.event_bus
-        if topic is None and not isinstance(event, _BUS_REQUESTS):
+        if topic is None and not isinstance(event, BUS_REQUESTS):
             bus.tell(event)
         else:
             bus.tell(Publish(event, topic))
