@@ -201,6 +201,10 @@ class BusState:
         return found
 
 
+BUS_REQUESTS: tuple[type, ...] = (Publish, Subscribe, Unsubscribe, Subscriptions, Terminated)
+"""What the bus handles as a request; anything else told to it is an event to publish."""
+
+
 class EventBus(Actor):
     """The system's event bus (``system.event_bus``); see the module docstring."""
 
@@ -209,6 +213,10 @@ class EventBus(Actor):
         self.strict = strict
 
     async def receive(self, message: Any) -> Any:
+        if not isinstance(message, BUS_REQUESTS):
+            # ``system.publish(event)``, the common case: one check, not five patterns.
+            self.publish(message, None)
+            return None
         match message:
             case Subscribe(subscriber, to):
                 try:

@@ -97,6 +97,13 @@ async def stop_children(children: dict[int, ActorCell]) -> None:
             children.pop(id(child), None)
 
 
+class Watcher(Protocol):
+    """Whoever watches a cell: another cell, or a transport's proxy for a remote one
+    (hashable: watchers are kept in an ordered set)."""
+
+    def deliver(self, message: Any, priority: Priority) -> None: ...
+
+
 class Parent(Protocol):
     """What a cell needs from whoever owns it: a guardian, an actor, a supervisor."""
 
@@ -143,9 +150,11 @@ class ActorCell:
     )
 
     # Invariants:
-    # - ``task`` is the cell's one running task (start, drain or exit), None when idle.
-    # - ``mailbox._wakeup is self`` exactly when state is RUNNING and ``task`` is None:
-    #   the next queued message then calls ``_mailbox_ready`` to start a drain task.
+    # - ``task`` is the cell's one running task (start, drain or exit), None when idle;
+    #   a recently busy actor's drain task may be parked (see _parking).
+    # - ``mailbox._wakeup is self`` exactly when state is RUNNING and the actor is idle
+    #   (``task`` None, or parked): the next queued message then calls
+    #   ``_mailbox_ready`` to wake the parked task or start a drain task.
     # - ``children`` is in spawn order; children stop newest first, before their parent.
 
     def __init__(
@@ -176,8 +185,11 @@ class ActorCell:
         self.stop_reason: Reason = ExitReason.NORMAL
         self.shutdown: float | None = DEFAULT_SHUTDOWN
         self.children: dict[int, ActorCell] | None = None
-        self.watchers: list[ActorCell] | None = None
-        self.watching: list[ActorCell] | None = None
+        # Ordered sets (dicts with None values): O(1) add and remove, so stopping N
+        # watchers or subscribers of one actor costs O(N), and Terminated goes out in
+        # the order the watches were made.
+        self.watchers: dict[Watcher, None] | None = None
+        self.watching: dict[ActorCell, None] | None = None
         self.exit_waiters: list[asyncio.Future[None]] | None = None
         # The entry point: ``actor.receive``, or the toolkit's dispatcher once the
         # actor uses timers, stash, behaviours or a receive timeout (see _toolkit).
@@ -251,7 +263,8 @@ class ActorCell:
     def _mailbox_ready(self) -> None:
         if self.toolkit is not None:
             self.toolkit.busy()
-        self.task = self.task_group.create_task(self._run())
+        if self.task is None or not self.system._parking.wake(self):
+            self.task = self.task_group.create_task(self._run())
 
     # ------------------------------------------------------------------ running
 
@@ -312,14 +325,29 @@ class ActorCell:
                 entry = queue.popleft() if queue else _NOTHING
             if entry is _NOTHING:
                 latency.stop(block_started, THROUGHPUT - budget)
-                self.task = None
                 self.sender = self.trace = self.message = None
                 self.system._handled += mailbox._got - got_before
-                mailbox._release_storage()
                 mailbox._wakeup = self
                 if self.toolkit is not None:
                     self.toolkit.idle()
-                return None
+                # Parked (see _parking), the mailbox keeps its buffers until released.
+                parked = self.system._parking.park(self)
+                if parked is None:  # the system shuts down: end now
+                    mailbox._release_storage()
+                    self.task = None
+                    return None
+                try:
+                    woken = await parked
+                except asyncio.CancelledError:
+                    if self._park_cancelled(parked):
+                        raise
+                    return None
+                if not woken:
+                    return None  # released: the cell is idle and no longer ours
+                got_before = mailbox._got
+                budget = THROUGHPUT
+                block_started = latency.start()
+                continue
             mailbox._got += 1
             if mailbox._putters:
                 mailbox._wake_putter()
@@ -373,6 +401,14 @@ class ActorCell:
         self.system._handled += mailbox._got - got_before
         return self.stop_reason
 
+    def _park_cancelled(self, parked: asyncio.Future[bool]) -> bool:
+        """The parked task was cancelled: True if it must end as killed (it was still
+        this cell's task), False if it had been released already (not its to kill)."""
+        if self.system._parking.forget(self) is parked:
+            self.mailbox._wakeup = None  # busy again until it ends, as any kill
+            return True
+        return not (parked.done() and not parked.result())
+
     def _report_failure(self, exc: BaseException, message: Any) -> None:
         message_type = None if message is None else type(message).__name__
         # One line per crash at error level, the traceback at debug level: a burst of
@@ -400,6 +436,7 @@ class ActorCell:
         if state == STARTING or (state == RUNNING and self.task is not None):
             self.state = STOPPING
             self.stop_reason = reason
+            self.system._parking.wake(self)  # if parked, to see that it must stop
         elif state == RUNNING:
             self.state = STOPPING
             self.stop_reason = reason
@@ -555,8 +592,7 @@ class ActorCell:
             if self.claimed and system._transport is not None:
                 system._transport.unregister(self.name, self)
         for target in self.watching or ():
-            if target.watchers is not None and self in target.watchers:
-                target.watchers.remove(self)
+            target.remove_watcher(self)
         self.watching = None
         watchers, self.watchers = self.watchers, None
         if watchers:
@@ -634,16 +670,26 @@ class ActorCell:
         if target.state == STOPPED:
             self.deliver(Terminated(target.ref, ExitReason.NOPROC), Priority.SYSTEM)
             return
-        if target.watchers is None:
-            target.watchers = []
-        if self not in target.watchers:
-            target.watchers.append(self)
+        if target.add_watcher(self):
             if self.watching is None:
-                self.watching = []
-            self.watching.append(target)
+                self.watching = {}
+            self.watching[target] = None
 
     def unwatch(self, target: ActorCell) -> None:
-        if target.watchers is not None and self in target.watchers:
-            target.watchers.remove(self)
-        if self.watching is not None and target in self.watching:
-            self.watching.remove(target)
+        target.remove_watcher(self)
+        if self.watching is not None:
+            self.watching.pop(target, None)
+
+    def add_watcher(self, watcher: Watcher) -> bool:
+        """Have ``watcher`` told (``deliver(Terminated)``) when this slot ends; False
+        if it already was."""
+        if self.watchers is None:
+            self.watchers = {}
+        elif watcher in self.watchers:
+            return False
+        self.watchers[watcher] = None
+        return True
+
+    def remove_watcher(self, watcher: Watcher) -> None:
+        if self.watchers is not None:
+            self.watchers.pop(watcher, None)

@@ -76,20 +76,23 @@ class MailboxStats(msgspec.Struct, frozen=True):
     waiting_putters: int
 
 
-class Envelope:
+class Envelope(msgspec.Struct, eq=False):
     """A message together with its sender (an actor ref, an ask's reply handle, or
     None) and the trace context it was sent in (a ``TraceContext`` or None).
 
     Internal: the runtime wraps a message only when there is a sender or a trace to
-    remember, so a plain ``tell`` from outside any actor costs no allocation.
+    remember, so a plain ``tell`` from outside any actor costs no allocation. Every tell
+    from inside an actor makes one, so it is a struct: built in C, about 60 ns cheaper
+    than a class with ``__slots__`` and a Python ``__init__``. ``eq=False``: two
+    envelopes are the same entry only if they are the same object (a mailbox removes
+    the entry it found, never an equal one). It stays tracked by the cyclic GC: an
+    envelope can sit in a reference cycle (a crash's traceback keeps the frame that
+    held it, whose ask future holds that exception).
     """
 
-    __slots__ = ("message", "sender", "trace")
-
-    def __init__(self, message: Any, sender: Any, trace: Any = None) -> None:
-        self.message = message
-        self.sender = sender
-        self.trace = trace
+    message: Any
+    sender: Any
+    trace: Any = None
 
 
 def message_of(entry: Any) -> Any:

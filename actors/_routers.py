@@ -197,7 +197,7 @@ class Pool(Actor):
         if routing == "random":
             return self._random.choice(live)
         # smallest_mailbox: fewest queued, an idle routee before a busy one.
-        return min(live, key=lambda cell: (len(cell.mailbox), cell.task is not None))
+        return min(live, key=lambda cell: (len(cell.mailbox), cell.mailbox._wakeup is not cell))
 
     def _entry(self, message: Any, sender: Any) -> Any:
         trace = self._cell.trace

@@ -21,6 +21,7 @@ import msgspec
 
 from ._actor import Actor
 from ._bus import (
+    BUS_REQUESTS,
     BusState,
     EventBus,
     Publish,
@@ -32,6 +33,7 @@ from ._bus import (
 )
 from ._cell import STOPPED, SUSPENDED, ActorCell, Reason, describe, stop_children
 from ._cluster import Cluster
+from ._deadlines import AskDeadlines
 from ._errors import ActorsError
 from ._from_thread import FromThread
 from ._limits import check_name, check_system_name
@@ -40,10 +42,10 @@ from ._mailbox import Mailbox, Priority
 from ._messages import (
     DeadLetter,
     ExitReason,
-    Terminated,
     is_normal,
 )
 from ._metrics import Health, LatencyRecorder, SystemMetrics
+from ._parking import Parking
 from ._ref import ActorRef
 from ._routers import Pool, Routing, check_pool
 from ._spawn import new_cell, spawn
@@ -59,7 +61,6 @@ log = get_logger("actors.system")
 
 # Messages the bus takes as requests: publishing one of these as an event wraps it in
 # Publish, so it is delivered rather than obeyed.
-_BUS_REQUESTS = (Publish, Subscribe, Unsubscribe, Subscriptions, Terminated)
 
 
 class TreeSpec(Protocol):
@@ -153,6 +154,9 @@ class ActorSystem:
         self._state = _State.UNOPENED
         self._task_group: asyncio.TaskGroup | None = None
         self._guardian: Guardian | None = None
+        # Set by __aenter__: they need the running loop.
+        self._parking: Parking
+        self._ask_deadlines: AskDeadlines
         self._names: dict[str, ActorCell] = {}
         self._ids = itertools.count(1)
         self._listeners: list[Callable[[Any], None]] = []
@@ -181,6 +185,8 @@ class ActorSystem:
         self._host_task = asyncio.current_task()
         self._task_group = task_group
         self._guardian = Guardian(self, task_group)
+        self._parking = Parking(asyncio.get_running_loop())
+        self._ask_deadlines = AskDeadlines(asyncio.get_running_loop())
         self._state = _State.OPENED
         bus = new_cell(
             self,
@@ -224,6 +230,7 @@ class ActorSystem:
         else:
             failure = None
         self._state = _State.CLOSING
+        self._parking.close()
         try:
             observer, self._observer = self._observer, None
             if observer is not None:
@@ -237,6 +244,7 @@ class ActorSystem:
             # body's exception is not passed in: TaskGroup would wrap it in an
             # ExceptionGroup, and it must propagate unchanged.
             await self._task_group.__aexit__(None, None, None)
+            self._ask_deadlines.close()
         if failure is not None:
             raise failure
         return None
@@ -304,7 +312,7 @@ class ActorSystem:
         """
         self._check_event(event)
         bus = self.event_bus
-        if topic is None and not isinstance(event, _BUS_REQUESTS):
+        if topic is None and not isinstance(event, BUS_REQUESTS):
             bus.tell(event)
         else:
             bus.tell(Publish(event, topic))
@@ -401,7 +409,12 @@ class ActorSystem:
 
     def metrics(self) -> SystemMetrics:
         """A snapshot of the system's counters, mailbox depths (read now: this walks
-        every live actor) and latency histograms; ``.prometheus()`` renders it."""
+        every live actor) and latency histograms; ``.prometheus()`` renders it.
+
+        The depths stay a walk on purpose: about 0.35 µs per actor, paid once per
+        scrape, where an incremental gauge would bump a shared counter on every put and
+        every get of every message, and the deepest mailbox cannot be kept that way
+        without a heap updated on each of them too."""
         depth = deepest = 0
         for cell in self._cells():
             queued = len(cell.mailbox)

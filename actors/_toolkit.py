@@ -110,7 +110,7 @@ class Toolkit:
             self._timeout_timer.cancel()  # a queued ReceiveTimeout is dropped too
             self._timeout_timer = None
         cell = self.cell
-        if cell.task is None and cell.mailbox._wakeup is cell:
+        if cell.mailbox._wakeup is cell:
             self.idle()  # set from outside a message while idle: count from now
 
     def idle(self) -> None:

@@ -39,6 +39,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--only", nargs="+", metavar="NAME", help="run workloads whose name contains NAME"
     )
+    parser.add_argument(
+        "--tag",
+        default="",
+        help="appended to the result files' names (make bench-pythons: py3.12 ...), so a "
+        "run on another interpreter does not replace latest.json",
+    )
     args = parser.parse_args(argv)
     repeats = args.repeats or (QUICK_REPEATS if args.quick else FULL_REPEATS)
     options = RunOptions(quick=args.quick, repeats=repeats)
@@ -67,9 +73,9 @@ def main(argv: list[str] | None = None) -> None:
     record = build_record(
         outcomes, machine=machine, quick=args.quick, repeats=repeats, seconds=seconds
     )
-    paths = save_record(record, partial=bool(args.only))
+    paths = save_record(record, partial=bool(args.only), tag=args.tag)
     if not args.quick and not args.only:
-        chart = draw_chart(record, RESULTS_DIR / "ratios.png")
+        chart = draw_chart(record, RESULTS_DIR / f"ratios{'-' + args.tag if args.tag else ''}.png")
         if chart is not None:
             paths.append(chart)
     print(render_table(record))

@@ -11,6 +11,11 @@ of them and the clock stops when every subscriber has counted the whole burst (t
 subscriber to reach its count resolves a future: no polling). The figure is deliveries
 per second (events x subscribers / time).
 
+*Trickle fan-out.* The same 1,000 subscribers, but one event at a time: the publisher
+publishes an event and waits until every subscriber has handled it before publishing
+the next, so each event finds every subscriber asleep on an empty mailbox. This is what
+waking a sleeping actor costs, 1,000 times per event.
+
 Baselines, in the same process shape:
 
 - **bare**: no bus at all, the publisher puts the event directly into the bare actor's
@@ -45,6 +50,8 @@ PUBLISHES = Sizes(full=20_000, quick=5_000)
 SUBSCRIBERS = 1_000
 FANOUT_EVENTS = Sizes(full=1_000, quick=300)
 """Events per fan-out burst: x 1,000 subscribers = deliveries."""
+TRICKLE_EVENTS = Sizes(full=300, quick=100)
+"""Events published one at a time for the trickle fan-out: x 1,000 = deliveries."""
 CALLBACK_FANOUT_EVENTS = Sizes(full=200, quick=60)
 """The callback bus makes a task per callback per event, several times slower."""
 WARMUP_FRACTION = 10
@@ -183,11 +190,24 @@ async def _fanout_round(
     return events * subscribers / (time.perf_counter() - start)
 
 
+async def _trickle_round(
+    publish: Callable[[], Awaitable[None]], latch: Latch, events: int, subscribers: int
+) -> float:
+    start = time.perf_counter()
+    for _ in range(events):
+        done = latch.arm(latch.target + 1, subscribers)
+        await publish()
+        await done
+    return events * subscribers / (time.perf_counter() - start)
+
+
 async def _measure_fanout(
-    publish: Callable[[], Awaitable[None]], latch: Latch, events: int
+    publish: Callable[[], Awaitable[None]], latch: Latch, events: int, trickle: int
 ) -> dict[str, float]:
     await _fanout_round(publish, latch, events // WARMUP_FRACTION, SUBSCRIBERS)
-    return {"rate": await _fanout_round(publish, latch, events, SUBSCRIBERS)}
+    rate = await _fanout_round(publish, latch, events, SUBSCRIBERS)
+    await _trickle_round(publish, latch, trickle // WARMUP_FRACTION, SUBSCRIBERS)
+    return {"rate": rate, "trickle": await _trickle_round(publish, latch, trickle, SUBSCRIBERS)}
 
 
 def _ours_fanout(quick: bool) -> Mapping[str, float]:
@@ -204,7 +224,9 @@ def _ours_fanout(quick: bool) -> Mapping[str, float]:
             async def publish_one() -> None:
                 publish(TICK)  # a tell to the bus: the publisher never waits
 
-            return await _measure_fanout(publish_one, latch, FANOUT_EVENTS.pick(quick))
+            return await _measure_fanout(
+                publish_one, latch, FANOUT_EVENTS.pick(quick), TRICKLE_EVENTS.pick(quick)
+            )
 
     return actors.run(main())
 
@@ -222,7 +244,9 @@ def _bare_fanout(quick: bool) -> Mapping[str, float]:
                 for tell in tells:  # like ours' publisher, the burst is sent unbroken
                     tell(TICK)
 
-            return await _measure_fanout(publish_one, latch, FANOUT_EVENTS.pick(quick))
+            return await _measure_fanout(
+                publish_one, latch, FANOUT_EVENTS.pick(quick), TRICKLE_EVENTS.pick(quick)
+            )
 
     return actors.run(main())
 
@@ -239,7 +263,9 @@ def _callback_fanout(quick: bool) -> Mapping[str, float]:
         async def publish_one() -> None:
             await bus.publish(TICK)
 
-        return await _measure_fanout(publish_one, latch, CALLBACK_FANOUT_EVENTS.pick(quick))
+        return await _measure_fanout(
+            publish_one, latch, CALLBACK_FANOUT_EVENTS.pick(quick), TRICKLE_EVENTS.pick(quick)
+        )
 
     return actors.run(main())
 
@@ -249,6 +275,12 @@ def _callback_fanout(quick: bool) -> Mapping[str, float]:
 
 def _p50_within_15us(medians: Mapping[str, float]) -> bool | None:
     return None if "ours" not in medians else medians["ours"] <= 15.0
+
+
+def _at_least_bare(medians: Mapping[str, float]) -> bool | None:
+    if "ours" not in medians or "bare" not in medians:
+        return None
+    return medians["ours"] >= medians["bare"]
 
 
 def _at_least_a_million(medians: Mapping[str, float]) -> bool | None:
@@ -291,7 +323,8 @@ register(
     Workload(
         name="bus_fanout",
         family="eventbus",
-        summary=f"publish a burst of events to {SUBSCRIBERS:,} subscriber actors",
+        summary=f"publish events to {SUBSCRIBERS:,} subscriber actors, in a burst and one "
+        "at a time",
         metrics=(
             Metric(
                 key="rate",
@@ -299,6 +332,14 @@ register(
                 unit="deliveries/s",
                 better="higher",
                 goal=Goal(">= 1,000,000/s", _at_least_a_million),
+                chart=True,
+            ),
+            Metric(
+                key="trickle",
+                label=f"fan-out to {SUBSCRIBERS:,}, one event at a time ({CALLBACK_NOTE})",
+                unit="deliveries/s",
+                better="higher",
+                goal=Goal(">= bare", _at_least_bare),
                 chart=True,
             ),
         ),

@@ -173,8 +173,9 @@ def _commit() -> str | None:
     return f"{head}+dirty" if dirty else head
 
 
-def save_record(record: Mapping[str, Any], *, partial: bool) -> list[Path]:
-    """Write ``<timestamp>[-quick].json`` and ``latest[-quick].json``; return the paths.
+def save_record(record: Mapping[str, Any], *, partial: bool, tag: str = "") -> list[Path]:
+    """Write ``<timestamp>[-quick][-tag].json`` and ``latest[-quick][-tag].json``; return
+    the paths.
 
     Quick runs are kept apart so that a quick check never replaces the full figures
     that ``docs/performance.md`` and the chart are made from; a partial run (``--only``)
@@ -182,6 +183,7 @@ def save_record(record: Mapping[str, Any], *, partial: bool) -> list[Path]:
     """
     RESULTS_DIR.mkdir(exist_ok=True)
     suffix = ("-quick" if record["mode"] == "quick" else "") + ("-partial" if partial else "")
+    suffix += f"-{tag}" if tag else ""
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
     paths = [RESULTS_DIR / f"{stamp}{suffix}.json"]

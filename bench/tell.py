@@ -216,6 +216,16 @@ def _at_least_a_million_and_bare(medians: Mapping[str, float]) -> bool | None:
     return medians["ours"] >= 1_000_000 and medians["ours"] >= medians["bare"]
 
 
+MANY_TO_ONE_GOAL = 0.5
+"""DESIGN.md: ten sender actors to one, >= 0.5x the bare baseline."""
+
+
+def _half_of_bare(medians: Mapping[str, float]) -> bool | None:
+    if "ours" not in medians or "bare" not in medians:
+        return None
+    return medians["ours"] >= MANY_TO_ONE_GOAL * medians["bare"]
+
+
 def _runners(senders: int) -> dict[str, Runner]:
     runners: dict[str, Runner] = {name: _async_runner(name, senders) for name in ASYNC_SYSTEMS}
     runners["mailbox"] = _mailbox_runner(senders)
@@ -254,6 +264,7 @@ register(
                 label=f"tell, {SENDERS} senders -> 1 actor",
                 unit="msg/s",
                 better="higher",
+                goal=Goal(f">= {MANY_TO_ONE_GOAL}x bare", _half_of_bare),
                 chart=True,
             ),
         ),

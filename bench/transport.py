@@ -12,6 +12,12 @@ Both run in one process on uvloop, as two *nodes*:
   sender actor, so the only header is ``Actor-Type``, as for raw);
 - **raw nats-py** (the *bare* column): two ``nats.connect`` clients, ``a`` publishing
   or requesting, ``b`` subscribed or responding.
+- **raw NATS floor** (tell only, in the *mailbox* column): the same raw clients
+  publishing the same payload bytes *without* headers, the receiver decoding them with
+  the one decoder its subject implies. nats-py's header encoding and parsing are a
+  large part of the CPU on both sides; code written by hand need not use headers at
+  all, so this, not the header baseline, is the floor DESIGN.md states the remote
+  tell goal against (>= 80 %).
 
 Both send the same payload (``msgspec`` MessagePack of the small ``Order`` Struct, one
 preallocated instance encoded on every send) with the same ``Actor-Type`` header, and
@@ -89,6 +95,9 @@ NAME = "target"
 RAW_COLUMN = "bare"
 """The table column raw nats-py is shown in: the floor this transport is measured against."""
 RAW_NOTE = "bare = raw nats-py"
+FLOOR_COLUMN = "mailbox"
+"""The table column raw nats-py without headers is shown in: the remote tell's floor."""
+FLOOR_NOTE = "mailbox = raw NATS floor, no headers"
 
 # A raw subject as long as ours (actors.bench.node.b.a.bench.target), so the client and
 # the server parse the same number of bytes.
@@ -265,6 +274,28 @@ async def _raw_tell(url: str, quick: bool) -> dict[str, float]:
         return await _measure_tells(burst, tally, TELLS.pick(quick))
 
 
+async def _floor_tell(url: str, quick: bool) -> dict[str, float]:
+    tally = Tally()
+    decode = _decoders[TYPE_NAME]
+    async with _clients(url, 2) as (a, b):
+
+        async def on_message(msg: Msg) -> None:
+            decode(msg.data)
+            tally.hit()
+
+        await b.subscribe(RAW_SUBJECT, cb=on_message)
+        await b.flush()
+        publish, encode = a.publish, _encoder.encode
+
+        async def burst(count: int) -> None:
+            for size in _bursts(count):
+                for _ in range(size):
+                    await publish(RAW_SUBJECT, encode(ORDER))
+                await asyncio.sleep(0)
+
+        return await _measure_tells(burst, tally, TELLS.pick(quick))
+
+
 # ------------------------------------------------------------------ ask
 
 
@@ -432,9 +463,10 @@ def _ours_and_raw(medians: Mapping[str, float]) -> tuple[float, float] | None:
     return medians["ours"], medians[RAW_COLUMN]
 
 
-def _tell_within_80_percent(medians: Mapping[str, float]) -> bool | None:
-    pair = _ours_and_raw(medians)
-    return None if pair is None else pair[0] >= 0.8 * pair[1]
+def _tell_within_80_percent_of_floor(medians: Mapping[str, float]) -> bool | None:
+    if "ours" not in medians or FLOOR_COLUMN not in medians:
+        return None
+    return medians["ours"] >= 0.8 * medians[FLOOR_COLUMN]
 
 
 def _ask_within_1_2x(medians: Mapping[str, float]) -> bool | None:
@@ -460,14 +492,20 @@ register(
         metrics=(
             Metric(
                 key="rate",
-                label=f"remote tell, node a -> b ({RAW_NOTE})",
+                label=f"remote tell, node a -> b ({RAW_NOTE}; {FLOOR_NOTE})",
                 unit="msg/s",
                 better="higher",
-                goal=Goal(">= 80 % of raw nats-py (bare)", _tell_within_80_percent),
+                goal=Goal(
+                    ">= 80 % of the raw NATS floor (mailbox)", _tell_within_80_percent_of_floor
+                ),
                 chart=True,
             ),
         ),
-        runners={"ours": _in_child(_ours_tell), RAW_COLUMN: _in_child(_raw_tell)},
+        runners={
+            "ours": _in_child(_ours_tell),
+            RAW_COLUMN: _in_child(_raw_tell),
+            FLOOR_COLUMN: _in_child(_floor_tell),
+        },
         max_repeats=REPEATS,
         notes=_LAYOUT,
     )

@@ -22,6 +22,7 @@ FAMILIES: tuple[str, ...] = (
     "selective",
     "eventbus",
     "supervision",
+    "teardown",
     "transport",
     "startup",
 )

@@ -10,6 +10,7 @@ is ``do_restart/3``, ``add_restart``/``intensity_exceeded`` are ``add_restart/3`
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Sequence
 
 from ._spec import AutoShutdown, Backoff, Restart, Strategy
@@ -35,12 +36,20 @@ def should_restart(restart: Restart, normal_exit: bool) -> bool:
     return False
 
 
-def add_restart(history: Sequence[float], now: float, within: float) -> list[float]:
-    """The restart history after one more restart at ``now``: restarts older than
-    ``within`` seconds are forgotten first (one exactly ``within`` old still counts,
-    as in OTP). Newest first, like OTP's list."""
+def add_restart(history: deque[float], now: float, within: float) -> deque[float]:
+    """The restart history after one more restart at ``now``, updated in place and
+    returned: restarts older than ``within`` seconds are forgotten (one exactly
+    ``within`` old still counts, as in OTP). Newest first, like OTP's list.
+
+    Restart times never decrease (the loop's monotonic clock), so the forgotten ones
+    are at the old end: trimming there costs O(forgotten), not a rebuild of the whole
+    history per restart, which a generous window (``within`` holding hundreds of
+    restarts) would make the dominant cost of a restart."""
     threshold = now - within
-    return [now, *(t for t in history if t >= threshold)]
+    while history and history[-1] < threshold:
+        history.pop()
+    history.appendleft(now)
+    return history
 
 
 def intensity_exceeded(history: Sequence[float], max_restarts: int) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -289,7 +290,7 @@ class Supervisor(Actor):
         self._children: list[_Child] = []  # start order
         self._by_key: dict[str, _Child] = {}
         self._by_cell: dict[int, _Child] = {}
-        self._restarts: list[float] = []  # restart times, newest first (intensity)
+        self._restarts: deque[float] = deque()  # restart times, newest first (intensity)
         self._dynamic = 0
         self._rng = random.Random()
         self._group: _Group | None = None

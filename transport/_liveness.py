@@ -317,9 +317,7 @@ class Liveness:
         watchers = self.watched.get(cell.path)
         if watchers is None:
             watchers = self.watched[cell.path] = RemoteWatchers(here)
-            if cell.watchers is None:
-                cell.watchers = []
-            cell.watchers.append(watchers)  # type: ignore[arg-type]
+            cell.add_watcher(watchers)  # one entry for all its remote watchers
         if watcher in watchers.addresses:
             return
         if len(watchers) >= MAX_WATCHERS:

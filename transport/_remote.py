@@ -188,6 +188,9 @@ class RemoteWatchers:
         self._node = node
         self.addresses: dict[RefAddress, None] = {}  # an ordered set
 
+    def __repr__(self) -> str:
+        return "remote: " + ", ".join(f"{a.node}:{a.path}" for a in self.addresses)
+
     def __len__(self) -> int:
         return len(self.addresses)
 

@@ -162,7 +162,8 @@ def actor_details(system: ActorSystem, path: str, feed: Feed) -> dict[str, Any] 
             "dropped": stats.dropped,
             "rejected": stats.rejected,
         },
-        "watched_by": [watcher.path for watcher in cell.watchers or ()],
+        # A local watcher is a cell; a transport's proxy for remote ones says who they are.
+        "watched_by": [getattr(w, "path", None) or repr(w) for w in cell.watchers or ()],
         "watching": [target.path for target in cell.watching or ()],
         "recent_failures": [
             e for e in feed.entries if e["actor"] == path and e["kind"] == "failure"

@@ -47,24 +47,54 @@ async def test_ask_timeout_none_leaves_the_deadline_to_the_caller() -> None:
         assert await ref.ask("second", timeout=None) == "done"
 
 
+def _spy_timers(loop: asyncio.AbstractEventLoop) -> list[tuple[float, asyncio.TimerHandle]]:
+    """Record every timer armed on ``loop`` as (delay, handle); ``del loop.call_at`` and
+    ``del loop.call_later`` undo it. Asks arm theirs with ``call_at`` (one timer per
+    system for all pending asks, see actors/_deadlines.py)."""
+    armed: list[tuple[float, asyncio.TimerHandle]] = []
+    call_at, call_later = loop.call_at, loop.call_later
+
+    def spy_at(when: float, *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
+        armed.append((when - loop.time(), call_at(when, *args, **kwargs)))
+        return armed[-1][1]
+
+    def spy_later(delay: float, *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
+        armed.append((delay, call_later(delay, *args, **kwargs)))
+        return armed[-1][1]
+
+    loop.call_at = spy_at  # type: ignore[method-assign]
+    loop.call_later = spy_later  # type: ignore[method-assign]
+    return armed
+
+
+def _unspy(loop: asyncio.AbstractEventLoop) -> None:
+    del loop.call_at  # type: ignore[method-assign]
+    del loop.call_later  # type: ignore[method-assign]
+
+
+def _ask_timers(armed: list[tuple[float, asyncio.TimerHandle]]) -> list[float]:
+    """The delays of the timers armed for asks: more than a second (the runtime's
+    other timer, the parked-task sweep, is 20 ms). uvloop's ``call_at`` calls
+    ``call_later``: a handle seen twice counts once."""
+    seen: dict[int, float] = {}
+    for delay, handle in armed:
+        if delay > 1.0:
+            seen.setdefault(id(handle), round(delay))
+    return list(seen.values())
+
+
 async def test_ask_timeout_none_arms_no_timer(journal: Journal) -> None:
     async with ActorSystem("ask") as system:
         ref = await system.spawn(Worker, "w", journal)
         loop = asyncio.get_running_loop()
-        armed: list[Any] = []
-        call_later = loop.call_later
-
-        def spy(delay: float, *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
-            armed.append(delay)
-            return call_later(delay, *args, **kwargs)
-
-        loop.call_later = spy  # type: ignore[method-assign]
+        armed = _spy_timers(loop)
         try:
             await ref.ask(Ping(), timeout=None)
+            assert _ask_timers(armed) == []
             await ref.ask(Ping(), timeout=3.0)
         finally:
-            del loop.call_later  # type: ignore[method-assign]
-        assert armed == [3.0]
+            _unspy(loop)
+        assert _ask_timers(armed) == [3]
 
 
 async def test_ask_whose_queuing_fails_leaves_no_timer_behind(
@@ -79,23 +109,17 @@ async def test_ask_whose_queuing_fails_leaves_no_timer_behind(
     async with ActorSystem("ask") as system:
         ref = await system.spawn(Worker, "w", journal)
         loop = asyncio.get_running_loop()
-        handles: list[asyncio.TimerHandle] = []
-        call_later = loop.call_later
-
-        def spy(delay: float, *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
-            handles.append(call_later(delay, *args, **kwargs))
-            return handles[-1]
-
-        loop.call_later = spy  # type: ignore[method-assign]
+        armed = _spy_timers(loop)
         try:
             with monkeypatch.context() as patch:
                 patch.setattr(type(ref._cell.mailbox), "_offer", offer)
                 with pytest.raises(Refusing):
                     await ref.ask(Ping(), timeout=30.0)
         finally:
-            del loop.call_later  # type: ignore[method-assign]
+            _unspy(loop)
         # The timer armed before queuing was cancelled when queuing raised.
-        assert len(handles) == 1 and handles[0].cancelled()
+        handles = {id(handle): handle for delay, handle in armed if delay > 1.0}
+        assert len(handles) == 1 and all(handle.cancelled() for handle in handles.values())
         assert await ref.ask(Ping()) == ("w", 1)
 
 

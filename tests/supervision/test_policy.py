@@ -11,6 +11,7 @@ same: "restarts older than `within` seconds are forgotten").
 from __future__ import annotations
 
 import random
+from collections import deque
 
 import pytest
 from actors.supervision import AutoShutdown, Backoff, Restart, Strategy
@@ -49,20 +50,20 @@ def test_should_restart_restart_type_and_exit_kind_follow_otp_table(
 
 
 def test_add_restart_empty_history_holds_only_now() -> None:
-    assert add_restart([], 10.0, 5.0) == [10.0]
+    assert add_restart(deque(), 10.0, 5.0) == deque([10.0])
 
 
 def test_add_restart_recent_restarts_kept_newest_first() -> None:
-    assert add_restart([9.0, 7.0], 10.0, 5.0) == [10.0, 9.0, 7.0]
+    assert add_restart(deque([9.0, 7.0]), 10.0, 5.0) == deque([10.0, 9.0, 7.0])
 
 
 def test_add_restart_restarts_older_than_within_forgotten() -> None:
-    assert add_restart([9.0, 4.0, 1.0], 10.0, 5.0) == [10.0, 9.0]
+    assert add_restart(deque([9.0, 4.0, 1.0]), 10.0, 5.0) == deque([10.0, 9.0])
 
 
 def test_add_restart_restart_exactly_within_old_still_counts() -> None:
     # OTP add_restart/3 keeps R >= Now - Period: 5.0 is not older than 5 s at 10.0.
-    assert add_restart([5.0], 10.0, 5.0) == [10.0, 5.0]
+    assert add_restart(deque([5.0]), 10.0, 5.0) == deque([10.0, 5.0])
 
 
 def test_intensity_exceeded_count_above_max_restarts_gives_up() -> None:
@@ -73,21 +74,29 @@ def test_intensity_exceeded_count_above_max_restarts_gives_up() -> None:
 
 
 def test_intensity_exceeded_max_restarts_zero_first_restart_gives_up() -> None:
-    assert intensity_exceeded(add_restart([], 1.0, 5.0), 0)
+    assert intensity_exceeded(add_restart(deque(), 1.0, 5.0), 0)
 
 
 def test_add_restart_default_intensity_second_restart_within_five_seconds_gives_up() -> None:
-    history = add_restart([], 100.0, 5.0)
+    history = add_restart(deque(), 100.0, 5.0)
     assert not intensity_exceeded(history, 1)
     history = add_restart(history, 104.0, 5.0)
     assert intensity_exceeded(history, 1)
 
 
+def test_add_restart_trims_the_history_in_place_from_its_old_end() -> None:
+    # A restart must not rebuild a history of hundreds of entries (a generous window):
+    # the same deque comes back, the forgotten restarts popped from its old end.
+    history = deque([9.0, 8.0, 4.0, 1.0])
+    assert add_restart(history, 10.0, 5.0) is history
+    assert history == deque([10.0, 9.0, 8.0])
+
+
 def test_add_restart_spaced_restarts_never_give_up() -> None:
-    history: list[float] = []
+    history: deque[float] = deque()
     for now in (0.0, 6.0, 12.0, 18.0, 24.0):
         history = add_restart(history, now, 5.0)
-        assert history == [now]
+        assert history == deque([now])
         assert not intensity_exceeded(history, 1)
 
 
@@ -102,7 +111,7 @@ def test_add_restart_spaced_restarts_never_give_up() -> None:
 def test_add_restart_intensity_window_matches_brute_force_model(
     gaps: list[int], within: int, max_restarts: int
 ) -> None:
-    history: list[float] = []
+    history: deque[float] = deque()
     times: list[float] = []
     now = 0.0
     for gap in gaps:
@@ -111,7 +120,7 @@ def test_add_restart_intensity_window_matches_brute_force_model(
         history = add_restart(history, now, float(within))
         # The model: every restart so far that is not older than `within`, newest first.
         window = [t for t in reversed(times) if now - t <= within]
-        assert history == window, f"now={now} within={within} times={times}"
+        assert list(history) == window, f"now={now} within={within} times={times}"
         exceeded = intensity_exceeded(history, max_restarts)
         assert exceeded is (len(window) > max_restarts)
         if exceeded:
