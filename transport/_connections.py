@@ -298,8 +298,17 @@ class Connections:
             reconnected_cb=on_reconnect,
             error_cb=on_error,
         )
+        # One round over the servers takes at most a connect timeout each (plus nats-py's
+        # wait between them); past twice that, the first connect is stuck (nats-py 2.16
+        # never returns when the client refuses the server's TLS certificate).
+        deadline = 2 * (node.connect_timeout + 0.75) * len(node.servers)
         try:
-            await client.connect(**settings)
+            try:
+                async with asyncio.timeout(deadline):
+                    await client.connect(**settings)
+            except TimeoutError:
+                await _abandon(client)
+                raise
         except (TimeoutError, nats.errors.Error, OSError) as exc:
             why = "".join(dict.fromkeys(f"; {type(e).__name__}: {e}" for e in refusals))
             raise TransportUnavailable(
@@ -307,3 +316,14 @@ class Connections:
             ) from exc
         client.options["max_reconnect_attempts"] = -1
         return client
+
+
+async def _abandon(client: Client) -> None:
+    """Close a client whose first connect was given up: nats-py may still hold its
+    stream and tasks."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(1.0):
+            await client.close()
+    attempt = client._transport
+    if attempt is not None:
+        attempt.close()  # type: ignore[no-untyped-call]

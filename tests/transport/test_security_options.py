@@ -301,9 +301,26 @@ async def test_tls_with_ca_client_certificate_and_server_name(make_server: Any, 
         "tls_server_name": "nats.test",
     }
     await node_works(url, **good)
-    # The server requires a client certificate. (A certificate the client refuses is
-    # not tried here: nats-py 2.16 then never returns from its first connect.)
+    # The server requires a client certificate.
     await node_refused(url, "cannot connect", tls_ca=pki.ca, tls_server_name="nats.test")
+
+
+async def test_a_server_certificate_the_client_refuses_fails_the_start(
+    make_server: Any, pki: Pki
+) -> None:
+    """nats-py 2.16 never returns from a first connect whose TLS handshake the client
+    refuses: the transport bounds it, so the system fails to start (fail fast)."""
+    server = await make_server(
+        f'tls {{\n  cert_file: "{pki.server_cert}"\n  key_file: "{pki.server_key}"\n}}\n'
+    )
+    # The certificate is for nats.test: a client expecting another name refuses it.
+    await node_refused(
+        server.url,
+        "cannot connect",
+        tls_ca=pki.ca,
+        tls_server_name="other.test",
+        connect_timeout=0.5,
+    )
 
 
 async def test_tls_with_an_ssl_context_of_ones_own(make_server: Any, pki: Pki) -> None:
