@@ -19,13 +19,20 @@ queue actor, because ``wait_for(queue.get())`` is woken by the put itself).
 
 Pykka (threads blocked on a queue) and Thespian's simpleSystemBase (nothing runs between
 calls) are idle by construction and are not run here.
+
+The same two rows are measured again for ours with the observer serving
+(``ActorSystem(observe=("127.0.0.1", 0))``) and no browser connected, as the workload
+``idle-observed`` registered right after ``idle`` (so ``--only idle`` runs both): the
+observer promises to cost nothing while nobody watches (no timer, no snapshot), and
+these rows are where that promise is checked.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import psutil
@@ -59,10 +66,20 @@ async def _sequential_asks(ref: Any) -> list[int]:
     return samples
 
 
-def _async_runner(name: str) -> Runner:
+def _observed() -> actors.ActorSystem:
+    """Ours with the observer listening on a free loopback port; nobody connects to it."""
+    return actors.ActorSystem("bench", observe=("127.0.0.1", 0))
+
+
+def _async_runner(
+    name: str, open_system: Callable[[], AbstractAsyncContextManager[Any]] | None = None
+) -> Runner:
+    """The idle measurement on the kit ``name``, in a system from ``open_system`` (the
+    kit's own by default)."""
+
     async def main(window: float) -> None:
         cls = actor_class(name, Idle)
-        async with kit(name).open() as system:
+        async with (open_system or kit(name).open)() as system:
             refs: list[Any] = [await system.spawn(cls) for _ in range(ACTORS)]
             await asyncio.gather(*(ref.ask(PING) for ref in refs))
             settle()
@@ -94,30 +111,46 @@ def _no_cpu(medians: Mapping[str, float]) -> bool | None:
     return None if "ours" not in medians else medians["ours"] <= IDLE_CPU_LIMIT
 
 
+def _idle_metrics(suffix: str = "") -> tuple[Metric, ...]:
+    return (
+        Metric(
+            key="cpu",
+            label=f"idle CPU, {ACTORS // 1000}k idle actors{suffix}",
+            unit="% of a core",
+            better="lower",
+            goal=Goal(f"0 (<= {IDLE_CPU_LIMIT} %)", _no_cpu),
+            digits=2,
+            ratios=False,
+        ),
+        Metric(
+            key="ask_p50",
+            label=f"ask p50 among {ACTORS // 1000}k idle actors{suffix}",
+            unit="µs",
+            better="lower",
+            digits=1,
+        ),
+    )
+
+
 register(
     Workload(
         name="idle",
         family="idle",
         summary=f"CPU used by {ACTORS:,} idle actors while the process sleeps",
-        metrics=(
-            Metric(
-                key="cpu",
-                label=f"idle CPU, {ACTORS // 1000}k idle actors",
-                unit="% of a core",
-                better="lower",
-                goal=Goal(f"0 (<= {IDLE_CPU_LIMIT} %)", _no_cpu),
-                digits=2,
-                ratios=False,
-            ),
-            Metric(
-                key="ask_p50",
-                label=f"ask p50 among {ACTORS // 1000}k idle actors",
-                unit="µs",
-                better="lower",
-                digits=1,
-            ),
-        ),
+        metrics=_idle_metrics(),
         runners={name: _async_runner(name) for name in ("ours", "bare", "queue", "polling")},
         max_repeats=Sizes(3, 1),
+    )
+)
+
+register(
+    Workload(
+        name="idle-observed",
+        family="idle",
+        summary="the idle rows again, ours with the observer serving and no browser connected",
+        metrics=_idle_metrics(", observer on, no browser"),
+        runners={"ours": _async_runner("ours", _observed)},
+        max_repeats=Sizes(3, 1),
+        notes=('ActorSystem(observe=("127.0.0.1", 0)): the observer listens, nobody connects.',),
     )
 )
