@@ -1,25 +1,13 @@
-"""A NATS server for the examples that need one (started only if one does), and the
-count of docs examples run and not run, printed at the end of the test run."""
+"""The count of docs examples run and not run, printed at the end of the test run.
+(Examples that need NATS get the session's shared server: ``url`` in tests/conftest.py.)"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 
-from tests.natsutil import NatsServer
-
 _OUTCOMES: Counter[str] = Counter()
-
-
-@pytest.fixture(scope="session")
-def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("nats-docs")
-    with NatsServer(
-        name="docs", store_dir=root / "store", log_path=root / "nats-server.log"
-    ) as server:
-        yield server.url
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -57,7 +57,7 @@ def test_python_example_runs(block: Block, tmp_path: Path, request: pytest.Fixtu
         pytest.skip(f"not-run by marker: {block.argument}")
     env = {}
     if "NATS_URL" in block.code:
-        env["NATS_URL"] = request.getfixturevalue("nats_url")
+        env["NATS_URL"] = request.getfixturevalue("url")
     if block.marker == "run-as" and block.argument == "pytest":
         (tmp_path / "test_example.py").write_text(block.code, encoding="utf-8")
         args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "asyncio_mode=auto"]
