@@ -107,6 +107,12 @@ class Watcher(Protocol):
 class Parent(Protocol):
     """What a cell needs from whoever owns it: a guardian, an actor, a supervisor."""
 
+    def handle(self, message: Any) -> Any:
+        """The entry point's awaitable for ``message``: ``actor.receive``, or the
+        toolkit's dispatcher while the actor uses it."""
+        toolkit = self.toolkit
+        return self.actor.receive(message) if toolkit is None else toolkit.dispatch(message)
+
     @property
     def path(self) -> str: ...
 
@@ -129,7 +135,6 @@ class ActorCell:
         "claimed",
         "exit_waiters",
         "factory",
-        "handler",
         "mailbox",
         "message",
         "name",
@@ -191,9 +196,8 @@ class ActorCell:
         self.watchers: dict[Watcher, None] | None = None
         self.watching: dict[ActorCell, None] | None = None
         self.exit_waiters: list[asyncio.Future[None]] | None = None
-        # The entry point: ``actor.receive``, or the toolkit's dispatcher once the
-        # actor uses timers, stash, behaviours or a receive timeout (see _toolkit).
-        self.handler: Callable[[Any], Any] = None  # type: ignore[assignment]  # set by start
+        # Set once the actor uses timers, stash, behaviours or a receive timeout (see
+        # _toolkit); its dispatcher is then the entry point in place of ``receive``.
         self.toolkit: Toolkit | None = None
 
     @property
@@ -226,8 +230,6 @@ class ActorCell:
         leaving the cell SUSPENDED for the caller to finalize or retry."""
         if self.registered and not self.claimed and self.system._transport is not None:
             await self._claim_name()
-        if self.toolkit is None:
-            self.handler = self.actor.receive
         if not self.actor._has_started_hook:
             self._became_running()
             if self.mailbox:
@@ -359,9 +361,13 @@ class ActorCell:
                 message = self.message = entry
                 sender = self.sender = self.trace = None
             try:
-                result = await (
-                    self.handler(message) if spans is None else spans.handle(self, message)
-                )
+                # ``handle`` inlined: no call and no bound method kept per idle cell
+                if spans is not None:
+                    result = await spans.handle(self, message)
+                elif self.toolkit is None:
+                    result = await self.actor.receive(message)
+                else:
+                    result = await self.toolkit.dispatch(message)
             except (Exception, asyncio.CancelledError) as exc:
                 if isinstance(exc, asyncio.CancelledError) and cancellation_requested():
                     # stop/kill, or our owner's cancellation: not the actor's failure

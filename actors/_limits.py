@@ -26,6 +26,7 @@ __all__ = [
     "MAX_PATH_BYTES",
     "MAX_SYSTEM_NAME_BYTES",
     "check_name",
+    "check_child_path",
     "check_node_id",
     "check_path",
     "check_system_name",
@@ -43,12 +44,18 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _NOT_PLAIN = re.compile(r"[^-_a-zA-Z0-9]")
 
 
+def _utf8_size(text: str) -> int:
+    # ``isascii`` reads a flag CPython keeps on the string: no encoding for the
+    # common case, and spawn checks a path every time.
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
 def _segment_problem(text: object, what: str, limit: int) -> str | None:
     if not isinstance(text, str):
         return f"{what} must be a str, got {type(text).__name__}"
     if not text:
         return f"{what} must not be empty"
-    size = len(text.encode("utf-8", "surrogatepass"))
+    size = _utf8_size(text)
     if size > limit:
         return f"{what} must be at most {limit} bytes in UTF-8, got {size}"
     if "/" in text:
@@ -67,7 +74,7 @@ def path_problem(path: object) -> str | None:
     """What is wrong with an actor path (``system/parent/.../name``), None if nothing."""
     if not isinstance(path, str):
         return f"an actor path must be a str, got {type(path).__name__}"
-    size = len(path.encode("utf-8", "surrogatepass"))
+    size = _utf8_size(path)
     if size > MAX_PATH_BYTES:
         return f"an actor path must be at most {MAX_PATH_BYTES} bytes in UTF-8, got {size}"
     segments = path.split("/")
@@ -105,6 +112,17 @@ def check_name(name: object) -> None:
 def check_path(path: object) -> None:
     """Raise ``ValueError`` stating the rule if ``path`` is not a valid actor path."""
     _check(path_problem(path), path)
+
+
+def check_child_path(parent_path: str, name: str) -> None:
+    """``check_path(f"{parent_path}/{name}")`` for a ``parent_path`` that is already a
+    valid path (an existing actor's): only the new segment and the total size are
+    checked, not every ancestor again (spawn's hot path)."""
+    _check(_segment_problem(name, "a path segment", MAX_NAME_BYTES), name)
+    size = _utf8_size(parent_path) + 1 + _utf8_size(name)
+    if size > MAX_PATH_BYTES:
+        path = f"{parent_path}/{name}"
+        _check(f"an actor path must be at most {MAX_PATH_BYTES} bytes in UTF-8, got {size}", path)
 
 
 def check_system_name(name: object) -> None:

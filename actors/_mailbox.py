@@ -184,7 +184,7 @@ class Mailbox:
         self._other_count = 0
         self._maxsize = maxsize
         self._overflow = overflow
-        self._getters: list[_Getter] = []
+        self._getters: list[_Getter] | None = None  # made by the first waiting get
         self._putters: deque[_Putter] | None = None
         self._closed = False
         # True when a put needs the guarded path: the mailbox is bounded or closed.
@@ -458,18 +458,22 @@ class Mailbox:
         """Sleep until a put wakes us with a message ``predicate`` accepts (or close)."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         getter = _Getter(future, predicate)
+        if self._getters is None:
+            self._getters = []
         self._getters.append(getter)
         try:
             await future
         except BaseException:
             if future.done() and not future.cancelled() and future.exception() is None:
                 self._rewake()
-            elif getter in self._getters:
+            elif self._getters is not None and getter in self._getters:
                 self._getters.remove(getter)
             raise
 
     def _wake_getter(self, message: Any) -> None:
         getters = self._getters
+        if getters is None:
+            return
         for index, getter in enumerate(getters):
             if getter.future.done():
                 # Its task is being cancelled: never hand it a wake-up (it could not
@@ -645,7 +649,7 @@ class Mailbox:
             got=self._got,
             dropped=self._dropped,
             rejected=self._rejected,
-            waiting_getters=len(self._getters),
+            waiting_getters=len(self._getters or ()),
             waiting_putters=len(self._putters or ()),
         )
 
@@ -662,7 +666,7 @@ class Mailbox:
         self._closed = True
         self._guarded = True
         self._wakeup = None
-        getters, self._getters = self._getters, []
+        getters, self._getters = self._getters or [], None
         for getter in getters:
             if not getter.future.done():  # not one being cancelled
                 getter.future.set_exception(MailboxClosed("the mailbox was closed while waiting"))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ._actor import Actor
 from ._cell import ActorCell, Parent, describe
 from ._errors import ActorCrashed
-from ._limits import check_path
+from ._limits import check_child_path
 from ._mailbox import Mailbox
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def new_cell(
         name = label or f"{actor_class.__name__.lower()}-{system._next_id()}"
     else:
         system._check_name(name)
-    check_path(f"{parent.path}/{name}")  # deep trees reach the path limit first
+    check_child_path(parent.path, name)  # deep trees reach the path limit first
     cell = ActorCell(system, parent, name, mailbox, registered=registered)
     factory = make_factory(cell, actor_class, args, kwargs)
     try:

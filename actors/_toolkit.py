@@ -63,7 +63,6 @@ class Toolkit:
         self._receive_timeout: float | None = None
         self._timeout_timer: Timer | None = None
         cell.toolkit = self
-        cell.handler = self.dispatch
 
     async def dispatch(self, message: Any) -> Any:
         """The cell's entry point while the actor uses the toolkit."""

@@ -83,7 +83,7 @@ class Spans:
                 f"{own.trace_id:032x}", f"{own.span_id:016x}", sampled=own.trace_flags.sampled
             )
         try:
-            result = await cell.handler(message)
+            result = await cell.handle(message)
         except BaseException as exc:
             failed = isinstance(exc, Exception)
             span.set_attribute(OUTCOME, "error" if failed else "cancelled")
