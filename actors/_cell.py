@@ -107,12 +107,6 @@ class Watcher(Protocol):
 class Parent(Protocol):
     """What a cell needs from whoever owns it: a guardian, an actor, a supervisor."""
 
-    def handle(self, message: Any) -> Any:
-        """The entry point's awaitable for ``message``: ``actor.receive``, or the
-        toolkit's dispatcher while the actor uses it."""
-        toolkit = self.toolkit
-        return self.actor.receive(message) if toolkit is None else toolkit.dispatch(message)
-
     @property
     def path(self) -> str: ...
 
@@ -199,6 +193,12 @@ class ActorCell:
         # Set once the actor uses timers, stash, behaviours or a receive timeout (see
         # _toolkit); its dispatcher is then the entry point in place of ``receive``.
         self.toolkit: Toolkit | None = None
+
+    def handle(self, message: Any) -> Any:
+        """The entry point's awaitable for ``message``: ``actor.receive``, or the
+        toolkit's dispatcher while the actor uses it."""
+        toolkit = self.toolkit
+        return self.actor.receive(message) if toolkit is None else toolkit.dispatch(message)
 
     @property
     def path(self) -> str:
