@@ -125,7 +125,7 @@ class DurableMailboxes:
         if node.closing:
             node.dead_letter(message, path, DeadLetterReason.TRANSPORT_UNAVAILABLE)
             return
-        headers = dict(node.messaging.headers(type_name))
+        headers = dict(node.messaging.headers(type_name)[0])
         headers["Nats-Msg-Id"] = uuid.uuid4().hex  # JetStream drops a retried duplicate
         self._outbox.put((subject, payload, headers, path, message))
 

@@ -22,8 +22,10 @@ never await actor work, so a slow actor cannot stall the node.
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from nats.aio.msg import Msg
@@ -71,17 +73,35 @@ def reply_problem(reply: str) -> str | None:
     """What is wrong with a reply subject from the wire (None: nothing)."""
     if len(reply) > MAX_REPLY_BYTES:
         return f"a reply subject longer than {MAX_REPLY_BYTES} bytes"
-    if any(token in ("*", ">", "") for token in reply.split(".")):
+    tokens = reply.split(".")
+    if "" in tokens or "*" in tokens or ">" in tokens:
         return "a reply subject with a wildcard or an empty token"
     return None
 
 
-def wire_size(payload: bytes, headers: dict[str, str] | None) -> int:
-    """What a message counts against the server's ``max_payload``: payload and headers."""
+@functools.lru_cache(maxsize=8192)
+def subject_path(tokens: str) -> tuple[str, str | None]:
+    """The actor path a received subject's tokens name, and what is wrong with it
+    (None: nothing). Cached like ``tokens_path``: a node receives on few distinct
+    subjects, and checking the same text again gives the same answer, so the check
+    runs once per subject instead of once per message."""
+    path = tokens_path(tokens)
+    return path, path_problem(path)
+
+
+@functools.lru_cache(maxsize=8192)
+def sender_problem(node_id: str | None, path: str | None) -> str | None:
+    """What is wrong with a message's ``Sender-Node``/``Sender-Path`` headers (None:
+    nothing); cached for the same reason as ``subject_path``: few distinct senders."""
+    return node_id_problem(node_id) or path_problem(path)
+
+
+def headers_size(headers: dict[str, str] | None) -> int:
+    """What ``headers`` add to a message against the server's ``max_payload``."""
     if not headers:
-        return len(payload)
+        return 0
     lines = sum(len(k) + len(v.encode()) + _HEADER_LINE for k, v in headers.items())
-    return len(payload) + _HEADER_OVERHEAD + lines
+    return _HEADER_OVERHEAD + lines
 
 
 log = get_logger("actors.transport")
@@ -101,7 +121,8 @@ class Messaging:
         self.asks: dict[str, tuple[asyncio.Future[Any], RemoteRef, Any]] = {}
         self._syncs: dict[str, asyncio.Future[None]] = {}  # see caught_up
         self._per_node: Counter[str] = Counter()  # asks pending per node asked
-        self._type_headers: dict[str, dict[str, str]] = {}
+        # type name -> the headers of a tell from outside any actor, and their size
+        self._type_headers: dict[str, tuple[dict[str, str], int]] = {}
 
     def fail_pending(self) -> None:
         """The transport closed: every ask still waiting fails."""
@@ -111,19 +132,18 @@ class Messaging:
         self.asks.clear()
         self._per_node.clear()
 
-    def max_payload(self) -> int | None:
-        """The largest message the server takes (its INFO's ``max_payload``), or None
-        before the first connection."""
+    def check_size(self, payload: bytes, header_bytes: int, what: Callable[[], str]) -> None:
+        """Raise ``MessageTooLarge`` if a message of ``payload`` and ``header_bytes`` of
+        headers would not fit the server's limit. ``what`` describes the message for
+        the error; called only then, so a message that fits formats no text."""
         data = self.node.data
-        return None if data is None else data.max_payload
-
-    def check_size(self, what: str, payload: bytes, headers: dict[str, str] | None) -> None:
-        """Raise ``MessageTooLarge`` if this message would not fit the server's limit."""
-        limit = self.max_payload()
-        size = wire_size(payload, headers)
-        if limit is not None and size > limit:
+        if data is None:
+            return
+        size = len(payload) + header_bytes
+        limit = data.max_payload
+        if size > limit:
             raise MessageTooLarge(
-                f"{what} is {size} bytes with its headers; the NATS server takes at most "
+                f"{what()} is {size} bytes with its headers; the NATS server takes at most "
                 f"{limit} (its max_payload): send less, or a reference to the data"
             )
 
@@ -149,19 +169,21 @@ class Messaging:
 
     # ------------------------------------------------------------------ sending
 
-    def headers(self, type_name: str) -> dict[str, str]:
-        """The headers of a message sent from here: its type, its sender (when sent by
-        an actor) and its trace."""
+    def headers(self, type_name: str) -> tuple[dict[str, str], int]:
+        """The headers of a message sent from here (its type, its sender when sent by
+        an actor, and its trace) and their size against ``max_payload``."""
         sender = current_cell()
         if sender is None:
             context = outside_context()
             if context is not None:
-                return {"Actor-Type": type_name, "traceparent": context.traceparent}
-            # Shared per type: the NATS client only reads headers.
-            headers = self._type_headers.get(type_name)
-            if headers is None:
-                headers = self._type_headers[type_name] = {"Actor-Type": type_name}
-            return headers
+                headers = {"Actor-Type": type_name, "traceparent": context.traceparent}
+                return headers, headers_size(headers)
+            # Shared per type, size included: the NATS client only reads headers.
+            shared = self._type_headers.get(type_name)
+            if shared is None:
+                headers = {"Actor-Type": type_name}
+                shared = self._type_headers[type_name] = (headers, headers_size(headers))
+            return shared
         address = self.node.export(sender.ref)
         headers = {
             "Actor-Type": type_name,
@@ -170,14 +192,14 @@ class Messaging:
         }
         if sender.trace is not None:
             headers["traceparent"] = sender.trace.traceparent
-        return headers
+        return headers, headers_size(headers)
 
     def tell(self, ref: RemoteRef, message: Any) -> None:
         node = self.node
         assert node.codec is not None
         type_name, payload = node.codec.encode(message)
-        headers = self.headers(type_name)
-        self.check_size(f"tell of `{type_name}` to `{ref.path}`", payload, headers)
+        headers, header_bytes = self.headers(type_name)
+        self.check_size(payload, header_bytes, lambda: f"tell of `{type_name}` to `{ref.path}`")
         writer = node.lane(ref.subject)
         if writer is None or writer.closing:
             node.dead_letter(message, ref.path, DeadLetterReason.TRANSPORT_UNAVAILABLE)
@@ -196,8 +218,8 @@ class Messaging:
                 message_type=name,
             )
         type_name, payload = node.codec.encode(message)
-        headers = self.headers(type_name)
-        self.check_size(f"ask of `{name}` to `{ref.path}`", payload, headers)
+        headers, header_bytes = self.headers(type_name)
+        self.check_size(payload, header_bytes, lambda: f"ask of `{name}` to `{ref.path}`")
         target = ref.address.node
         if self._per_node[target] >= MAX_ASKS_PER_NODE:
             node.counters["asks_refused"] += 1
@@ -253,7 +275,11 @@ class Messaging:
                 headers["Actor-Type"] = type_name
             else:
                 payload = node.codec.encode_value(value)
-            self.check_size(f"the answer (`{type(value).__qualname__}`)", payload, headers)
+            self.check_size(
+                payload,
+                headers_size(headers),
+                lambda: f"the answer (`{type(value).__qualname__}`)",
+            )
         except MessageTooLarge as exc:
             self.answer_error(reply_to, ErrorKind.TOO_LARGE, str(exc))
             return
@@ -289,8 +315,7 @@ class Messaging:
         if not msg.subject.startswith(prefix):
             self._reject(msg, msg.subject, ErrorKind.NOT_FOUND, "no such actor")
             return
-        path = tokens_path(msg.subject[len(prefix) :])
-        problem = path_problem(path)
+        path, problem = subject_path(msg.subject[len(prefix) :])
         if problem is not None:
             self.invalid(msg, msg.subject, problem)
             return
@@ -318,7 +343,7 @@ class Messaging:
                 return
         sender_node, sender_path = headers.get("Sender-Node"), headers.get("Sender-Path")
         if sender_node is not None or sender_path is not None:
-            problem = node_id_problem(sender_node) or path_problem(sender_path)
+            problem = sender_problem(sender_node, sender_path)
             if problem is not None:
                 self.invalid(msg, target, f"header Sender-Node/Sender-Path: {problem}")
                 return

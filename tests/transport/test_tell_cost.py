@@ -1,0 +1,146 @@
+"""What a remote tell costs per message (the regression of the bench row "remote tell,
+node a -> b": 71.8k/s to 40.6k/s). Checks of what does not change from one message to
+the next run once, not per message: a received subject's path is checked once per
+subject, the headers of a tell from outside any actor are sized once per type. Counted
+by call, never timed; each check still refuses every bad input it meets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+import pytest
+from actors.transport import _messaging
+from actors.transport._codec import type_name
+from nats.aio.client import Client
+
+from actors import DeadLetter
+from tests.transport.nats_support import (
+    WAIT,
+    Echo,
+    Hello,
+    Inbox,
+    Note,
+    Ping,
+    Pong,
+    Seen,
+    actor_subject,
+    raw_client,
+    two_nodes,
+)
+
+TELLS = 50
+
+
+class Calls:
+    """Counts the calls of a function it stands in for."""
+
+    def __init__(self, function: Any) -> None:
+        self.function = function
+        self.count = 0
+
+    def __call__(self, *args: Any) -> Any:
+        self.count += 1
+        return self.function(*args)
+
+
+@pytest.fixture(autouse=True)
+def cold_caches() -> Iterator[None]:
+    """Each test starts with nothing cached from another one."""
+    _messaging.subject_path.cache_clear()
+    _messaging.sender_problem.cache_clear()
+    yield
+    _messaging.subject_path.cache_clear()
+    _messaging.sender_problem.cache_clear()
+
+
+def _notes(inbox: Inbox, count: int) -> Any:
+    return inbox.until(lambda items: sum(isinstance(s.message, Note) for s in items) >= count)
+
+
+async def test_tells_to_one_actor_check_its_path_once(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = Calls(_messaging.path_problem)
+    monkeypatch.setattr(_messaging, "path_problem", calls)
+    async with two_nodes(url) as (a, b):
+        inbox = Inbox()
+        await a.spawn(Echo, inbox, name="echo")
+        ref = await b.lookup("echo")
+        assert ref is not None
+        for index in range(TELLS):
+            ref.tell(Note(str(index)))
+        await _notes(inbox, TELLS)
+        assert calls.count == 1
+
+
+async def test_tells_from_an_actor_check_its_sender_once(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = Calls(_messaging.node_id_problem)
+    monkeypatch.setattr(_messaging, "node_id_problem", calls)
+    async with two_nodes(url) as (a, b):
+        inbox = Inbox()
+        await a.spawn(Echo, inbox, name="echo")
+        ref = await b.lookup("echo")
+        assert ref is not None
+        relay = await b.spawn(Echo)
+        # Echo answers Hello by telling `who`: TELLS tells from an actor on b to a.
+        for index in range(TELLS):
+            await relay.ask(Hello(ref, index), timeout=WAIT)
+        await inbox.until(lambda items: len(items) >= TELLS)
+        assert all(s.sender is not None for s in inbox.items)
+        assert calls.count == 1
+
+
+async def test_tells_from_outside_actors_size_their_headers_once_per_type(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = Calls(_messaging.headers_size)
+    monkeypatch.setattr(_messaging, "headers_size", calls)
+    async with two_nodes(url) as (a, b):
+        inbox = Inbox()
+        await a.spawn(Echo, inbox, name="echo")
+        ref = await b.lookup("echo")
+        assert ref is not None
+        for index in range(TELLS):
+            ref.tell(Note(str(index)))
+            ref.tell(Ping(index))
+        await inbox.until(lambda items: len(items) >= 2 * TELLS)
+        assert calls.count == 2  # Note's headers and Ping's
+
+
+async def test_the_same_bad_subject_is_refused_every_time(url: str) -> None:
+    async with two_nodes(url) as (a, _), raw_client(url) as nc:
+        inbox = Inbox()
+        collector = await a.spawn(Echo, inbox)
+        await a.subscribe(collector, DeadLetter)
+        bad = f"{a.name}/" + "x" * 200  # a segment longer than a name may be
+        subject = actor_subject(a.name, "n1", bad)
+        await _refused_twice(nc, subject, inbox)
+        assert a.transport.counters["invalid_address"] == 2
+
+
+async def test_the_same_bad_sender_is_refused_every_time(url: str) -> None:
+    async with two_nodes(url) as (a, _), raw_client(url) as nc:
+        echo = await a.spawn(Echo, name="echo")
+        inbox = Inbox()
+        collector = await a.spawn(Echo, inbox)
+        await a.subscribe(collector, DeadLetter)
+        headers = {"Actor-Type": type_name(Note), "Sender-Node": "*", "Sender-Path": echo.path}
+        subject = actor_subject(a.name, "n1", echo.path)
+        await _refused_twice(nc, subject, inbox, headers)
+        assert a.transport.counters["invalid_address"] == 2
+        assert await echo.ask(Ping(1), timeout=WAIT) == Pong(2)
+
+
+async def _refused_twice(
+    nc: Client, subject: str, inbox: Inbox, headers: dict[str, str] | None = None
+) -> None:
+    payload = msgspec.msgpack.encode(Note("hi"))
+    for _ in range(2):
+        await nc.publish(subject, payload, headers=headers or {"Actor-Type": type_name(Note)})
+    items = await inbox.until(lambda items: len(items) >= 2)
+    letters = [s.message for s in items if isinstance(s, Seen)]
+    assert [letter.reason for letter in letters] == ["invalid_address"] * 2
