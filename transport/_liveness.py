@@ -112,6 +112,7 @@ class Liveness:
         self.here = here  # this node (``node`` below is always another one's id)
         # every node known, down ones included (bounded: MAX_PEERS live, MAX_DOWN down)
         self.peers: dict[str, _Peer] = {}
+        self._down = 0  # how many of ``peers`` are down (kept by _set: no rescans)
         # local actors watched from other nodes, by path
         self.watched: dict[str, RemoteWatchers] = {}
         # node -> target path -> local watcher cells
@@ -182,8 +183,7 @@ class Liveness:
     def _admit(self, node: str, heard: float) -> _Peer | None:
         """Start tracking ``node``, unless ``MAX_PEERS`` nodes not down are tracked
         already: node ids come from the wire, so what they grow is bounded."""
-        live = sum(1 for peer in self.peers.values() if peer.status != MemberStatus.DOWN)
-        if live >= MAX_PEERS:
+        if len(self.peers) - self._down >= MAX_PEERS:
             self.here.counters["peers_refused"] += 1
             log.warning("node ignored: too many nodes", node=node, limit=MAX_PEERS)
             return None
@@ -200,6 +200,7 @@ class Liveness:
         """A status change, announced on the bus (``MemberReachable``: back up from
         unreachable)."""
         reachable = peer.status == MemberStatus.UNREACHABLE and status == MemberStatus.UP
+        self._down += (status == MemberStatus.DOWN) - (peer.status == MemberStatus.DOWN)
         peer.status = status
         peer.since = time.time()
         system = self.here.system
@@ -473,9 +474,9 @@ class Liveness:
             # Its names are released: up again once it re-asserted them (see on_heartbeat).
             peer.gate = peer.names if release_names else None
             self.peers[node] = self.peers.pop(node)  # the newest down last
-            down = self.down
-            if len(down) > MAX_DOWN:
-                del self.peers[down[0]]
+            if self._down > MAX_DOWN:
+                del self.peers[self.down[0]]
+                self._down -= 1
         leader = here.node_id == min([*self.up(), here.node_id])
         if release_names and first and leader:
             here.registry.release_all_of(node)
