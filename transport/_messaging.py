@@ -25,7 +25,6 @@ import asyncio
 import functools
 import secrets
 from collections import Counter
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from nats.aio.msg import Msg
@@ -132,18 +131,22 @@ class Messaging:
         self.asks.clear()
         self._per_node.clear()
 
-    def check_size(self, payload: bytes, header_bytes: int, what: Callable[[], str]) -> None:
+    def check_size(
+        self, payload: bytes, header_bytes: int, kind: str, type_name: str, path: str | None
+    ) -> None:
         """Raise ``MessageTooLarge`` if a message of ``payload`` and ``header_bytes`` of
-        headers would not fit the server's limit. ``what`` describes the message for
-        the error; called only then, so a message that fits formats no text."""
+        headers would not fit the server's limit. ``kind``, ``type_name`` and ``path``
+        (None: an answer) name the message in the error, formatted only then: a message
+        that fits costs no text and no closure."""
         data = self.node.data
         if data is None:
             return
         size = len(payload) + header_bytes
         limit = data.max_payload
         if size > limit:
+            what = f"{kind} of `{type_name}` to `{path}`" if path else f"{kind} (`{type_name}`)"
             raise MessageTooLarge(
-                f"{what()} is {size} bytes with its headers; the NATS server takes at most "
+                f"{what} is {size} bytes with its headers; the NATS server takes at most "
                 f"{limit} (its max_payload): send less, or a reference to the data"
             )
 
@@ -199,7 +202,7 @@ class Messaging:
         assert node.codec is not None
         type_name, payload = node.codec.encode(message)
         headers, header_bytes = self.headers(type_name)
-        self.check_size(payload, header_bytes, lambda: f"tell of `{type_name}` to `{ref.path}`")
+        self.check_size(payload, header_bytes, "tell", type_name, ref.path)
         writer = node.lane(ref.subject)
         if writer is None or writer.closing:
             node.dead_letter(message, ref.path, DeadLetterReason.TRANSPORT_UNAVAILABLE)
@@ -219,7 +222,7 @@ class Messaging:
             )
         type_name, payload = node.codec.encode(message)
         headers, header_bytes = self.headers(type_name)
-        self.check_size(payload, header_bytes, lambda: f"ask of `{name}` to `{ref.path}`")
+        self.check_size(payload, header_bytes, "ask", name, ref.path)
         target = ref.address.node
         if self._per_node[target] >= MAX_ASKS_PER_NODE:
             node.counters["asks_refused"] += 1
@@ -276,9 +279,7 @@ class Messaging:
             else:
                 payload = node.codec.encode_value(value)
             self.check_size(
-                payload,
-                headers_size(headers),
-                lambda: f"the answer (`{type(value).__qualname__}`)",
+                payload, headers_size(headers), "the answer", type(value).__qualname__, None
             )
         except MessageTooLarge as exc:
             self.answer_error(reply_to, ErrorKind.TOO_LARGE, str(exc))
