@@ -230,11 +230,7 @@ class ActorRef(Generic[M]):
         cell = self._cell
         if cell.mailbox._closed:
             cell.undeliverable(message, "stopped")
-            raise ActorNotFound(
-                f"ask of `{type(message).__name__}` to `{cell.path}`: the actor is stopped",
-                actor=cell.path,
-                message_type=type(message).__name__,
-            )
+            raise _stopped(cell, message)
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         latency = cell.system._ask_latency
@@ -274,11 +270,7 @@ class ActorRef(Generic[M]):
             raise AskTimeout.after(cell.path, message, timeout) from None
         except MailboxClosed:
             cell.undeliverable(message, "stopped")
-            raise ActorNotFound(
-                f"ask of `{type(message).__name__}` to `{cell.path}`: the actor is stopped",
-                actor=cell.path,
-                message_type=type(message).__name__,
-            ) from None
+            raise _stopped(cell, message) from None
         if deadline is None or timeout is None:
             return await future
         timer = loop.call_at(deadline, _expire, future, cell, message, timeout)
@@ -286,6 +278,16 @@ class ActorRef(Generic[M]):
             return await future
         finally:
             timer.cancel()
+
+
+def _stopped(cell: ActorCell, message: Any) -> ActorNotFound:
+    """The error of an ask to a stopped actor."""
+    name = type(message).__name__
+    return ActorNotFound(
+        f"ask of `{name}` to `{cell.path}`: the actor is stopped",
+        actor=cell.path,
+        message_type=name,
+    )
 
 
 def _expire(future: asyncio.Future[Any], cell: ActorCell, message: Any, timeout: float) -> None:
