@@ -107,10 +107,6 @@ def _async_runner(
     return run
 
 
-def _no_cpu(medians: Mapping[str, float]) -> bool | None:
-    return None if "ours" not in medians else medians["ours"] <= IDLE_CPU_LIMIT
-
-
 def _idle_metrics(suffix: str = "") -> tuple[Metric, ...]:
     return (
         Metric(
@@ -118,7 +114,7 @@ def _idle_metrics(suffix: str = "") -> tuple[Metric, ...]:
             label=f"idle CPU, {ACTORS // 1000}k idle actors{suffix}",
             unit="% of a core",
             better="lower",
-            goal=Goal(f"0 (<= {IDLE_CPU_LIMIT} %)", _no_cpu),
+            goal=Goal.at_most(IDLE_CPU_LIMIT, f"0 (<= {IDLE_CPU_LIMIT} %)"),
             digits=2,
             ratios=False,
         ),

@@ -91,10 +91,6 @@ def _thespian_runner(count: int) -> Runner:
     return run
 
 
-def _within_1kb(medians: Mapping[str, float]) -> bool | None:
-    return None if "ours" not in medians else medians["ours"] <= 1024
-
-
 def _register(label: str, count: int, systems: tuple[str, ...], **options: Any) -> None:
     runners: dict[str, Runner] = {}
     for system in systems:
@@ -115,7 +111,7 @@ def _register(label: str, count: int, systems: tuple[str, ...], **options: Any) 
                     label=f"memory per idle actor, {label} actors",
                     unit="B/actor",
                     better="lower",
-                    goal=Goal("<= 1 KB (1,024 B)", _within_1kb),
+                    goal=Goal.at_most(600, "<= 600 B"),
                     chart=label == "100k",
                 ),
             ),

@@ -90,10 +90,6 @@ def _thespian_run(quick: bool) -> Mapping[str, float]:
         system.shutdown()
 
 
-def _at_least_100k(medians: Mapping[str, float]) -> bool | None:
-    return None if "ours" not in medians else medians["ours"] >= 100_000
-
-
 register(
     Workload(
         name="spawn",
@@ -105,7 +101,7 @@ register(
                 label="spawn",
                 unit="actors/s",
                 better="higher",
-                goal=Goal(">= 100,000/s", _at_least_100k),
+                goal=Goal.relative("higher", 2.0, ">= 2x bare"),
                 chart=True,
             ),
         ),

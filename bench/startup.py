@@ -51,12 +51,6 @@ def _import_runner(statement: str) -> Runner:
     return run
 
 
-def _import_goal(medians: Mapping[str, float]) -> bool | None:
-    if "ours" not in medians or "bare" not in medians:
-        return None
-    return medians["ours"] <= IMPORT_RATIO_GOAL * medians["bare"]
-
-
 register(
     Workload(
         name="import",
@@ -68,7 +62,7 @@ register(
                 label="import time (ours: actors; bare: asyncio, msgspec)",
                 unit="ms",
                 better="lower",
-                goal=Goal(f"<= {IMPORT_RATIO_GOAL}x bare", _import_goal),
+                goal=Goal.relative("lower", IMPORT_RATIO_GOAL, f"<= {IMPORT_RATIO_GOAL}x bare"),
                 digits=1,
             ),
         ),
@@ -96,10 +90,6 @@ def _start_stop_run(quick: bool) -> Mapping[str, float]:
     return {"start_stop_ms": statistics.median(times) * 1e3}
 
 
-def _start_stop_goal(medians: Mapping[str, float]) -> bool | None:
-    return None if "ours" not in medians else medians["ours"] <= START_STOP_GOAL_MS
-
-
 register(
     Workload(
         name="system start+stop",
@@ -111,7 +101,7 @@ register(
                 label="ActorSystem start + stop",
                 unit="ms",
                 better="lower",
-                goal=Goal(f"<= {START_STOP_GOAL_MS:g} ms", _start_stop_goal),
+                goal=Goal.at_most(START_STOP_GOAL_MS, f"<= {START_STOP_GOAL_MS:g} ms"),
                 digits=2,
                 ratios=False,
             ),

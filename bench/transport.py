@@ -457,27 +457,6 @@ async def _ours_connections(url: str, quick: bool) -> dict[str, float]:
 # ------------------------------------------------------------------ registration
 
 
-def _ours_and_raw(medians: Mapping[str, float]) -> tuple[float, float] | None:
-    if "ours" not in medians or RAW_COLUMN not in medians:
-        return None
-    return medians["ours"], medians[RAW_COLUMN]
-
-
-def _tell_within_80_percent_of_floor(medians: Mapping[str, float]) -> bool | None:
-    if "ours" not in medians or FLOOR_COLUMN not in medians:
-        return None
-    return medians["ours"] >= 0.8 * medians[FLOOR_COLUMN]
-
-
-def _ask_within_1_2x(medians: Mapping[str, float]) -> bool | None:
-    pair = _ours_and_raw(medians)
-    return None if pair is None else pair[0] <= 1.2 * pair[1]
-
-
-def _at_least_20k(medians: Mapping[str, float]) -> bool | None:
-    return None if "ours" not in medians else medians["ours"] >= 20_000
-
-
 _LAYOUT = (
     "One process, two nodes (ours: two ActorSystems with a NatsTransport each; raw: two "
     "nats-py clients), a fresh loopback nats-server per process.",
@@ -495,8 +474,8 @@ register(
                 label=f"remote tell, node a -> b ({RAW_NOTE}; {FLOOR_NOTE})",
                 unit="msg/s",
                 better="higher",
-                goal=Goal(
-                    ">= 80 % of the raw NATS floor (mailbox)", _tell_within_80_percent_of_floor
+                goal=Goal.relative(
+                    "higher", 0.8, ">= 80 % of the raw NATS floor (mailbox)", FLOOR_COLUMN
                 ),
                 chart=True,
             ),
@@ -522,7 +501,7 @@ register(
                 label=f"remote ask round trip p50 ({RAW_NOTE})",
                 unit="µs",
                 better="lower",
-                goal=Goal("<= 1.2x raw nats-py (bare)", _ask_within_1_2x),
+                goal=Goal.relative("lower", 1.1, "<= 1.1x raw nats-py (bare)", RAW_COLUMN),
                 digits=1,
                 chart=True,
             ),
@@ -554,7 +533,7 @@ register(
                 label=f"remote asks, {IN_FLIGHT} in flight ({RAW_NOTE})",
                 unit="asks/s",
                 better="higher",
-                goal=Goal(">= 20,000/s", _at_least_20k),
+                goal=Goal.at_least(20_000, ">= 20,000/s"),
                 chart=True,
             ),
         ),
