@@ -148,10 +148,10 @@ class SystemMetrics(msgspec.Struct, frozen=True):
     block in ``sample_latency`` timed, each message counted as the block's mean (times
     ``sample_latency``)."""
     transport: dict[str, float] = {}
-    unhandled: int = 0
-    """Messages actors declined with ``self.unhandled(message)``."""
     """The transport's own figures (``NatsTransport``: connections, reconnects...);
     names ending in ``_total`` are counters."""
+    unhandled: int = 0
+    """Messages actors declined with ``self.unhandled(message)``."""
 
     def prometheus(self) -> str:
         """This snapshot in the Prometheus text exposition format (version 0.0.4)."""
