@@ -3,11 +3,11 @@
 Publishing is a tell to the bus (``system.publish(event)``), so a publisher never waits
 for subscribers and events from one publisher are delivered in order. While the bus is
 idle with an empty mailbox, ``system.publish`` does the bus's fan-out in its own call
-(``fan_out``): nothing queued can be overtaken, and it saves the hop through the bus. The bus puts each
-event straight into the mailboxes of the matching subscribers without waiting: a slow
-subscriber's bounded mailbox applies its own overflow policy (counted as dead letters),
-a crashing subscriber only crashes itself, and a subscriber that stops is unsubscribed
-(the bus watches every subscriber).
+(``fan_out``): nothing queued can be overtaken, and it saves the hop through the bus.
+The bus puts each event straight into the mailboxes of the matching subscribers without
+waiting: a slow subscriber's bounded mailbox applies its own overflow policy (counted as
+dead letters), a crashing subscriber only crashes itself, and a subscriber that stops is
+unsubscribed (the bus watches every subscriber).
 
 A subscription names what it wants:
 
