@@ -1,11 +1,13 @@
 """The event bus: an actor that fans events out to subscriber actors.
 
 Publishing is a tell to the bus (``system.publish(event)``), so a publisher never waits
-for subscribers and events from one publisher are delivered in order. The bus puts each
-event straight into the mailboxes of the matching subscribers without waiting: a slow
-subscriber's bounded mailbox applies its own overflow policy (counted as dead letters),
-a crashing subscriber only crashes itself, and a subscriber that stops is unsubscribed
-(the bus watches every subscriber).
+for subscribers and events from one publisher are delivered in order. While the bus is
+idle with an empty mailbox, ``system.publish`` does the bus's fan-out in its own call
+(``fan_out``): nothing queued can be overtaken, and it saves the hop through the bus.
+The bus puts each event straight into the mailboxes of the matching subscribers without
+waiting: a slow subscriber's bounded mailbox applies its own overflow policy (counted as
+dead letters), a crashing subscriber only crashes itself, and a subscriber that stops is
+unsubscribed (the bus watches every subscriber).
 
 A subscription names what it wants:
 
@@ -44,6 +46,7 @@ from ._ref import ActorRef
 
 if TYPE_CHECKING:
     from ._cell import ActorCell
+    from ._system import ActorSystem
 
 __all__ = [
     "EventBus",
@@ -52,6 +55,7 @@ __all__ = [
     "Subscription",
     "Subscriptions",
     "Unsubscribe",
+    "fan_out",
     "topic_matches",
 ]
 
@@ -205,6 +209,40 @@ BUS_REQUESTS: tuple[type, ...] = (Publish, Subscribe, Unsubscribe, Subscriptions
 """What the bus handles as a request; anything else told to it is an event to publish."""
 
 
+def fan_out(
+    system: ActorSystem,
+    state: BusState,
+    event: Any,
+    topic: str | None,
+    context: Any,
+    remote: bool = False,
+) -> None:
+    """Put ``event`` into every matching subscriber's mailbox, without waiting; with a
+    transport, also send it once to every other node (which fans it out there).
+
+    The bus does this for every event it handles; ``system.publish`` does it in the
+    publisher's call while the bus is idle with an empty mailbox (see there). Nothing in
+    it suspends, so the two never interleave.
+    """
+    transport = system._transport
+    if transport is not None and not remote:
+        transport.forward_event(event, topic)
+    event_type = type(event)
+    if topic is None:
+        topic = getattr(event_type, "topic", None)
+        if topic.__class__ is not str:
+            topic = None  # e.g. a Struct *field* named topic, not a class topic
+    # Subscribers handle the event in the trace it was published in.
+    entry = event if context is None else Envelope(event, None, context)
+    for cell in state.matching(event_type, topic):
+        try:
+            cell.mailbox._offer(entry)
+        except MailboxFull:
+            continue  # counted as a dead letter by the subscriber's mailbox
+        except MailboxClosed:
+            continue  # the subscriber stopped; its Terminated is on its way to the bus
+
+
 class EventBus(Actor):
     """The system's event bus (``system.event_bus``); see the module docstring."""
 
@@ -248,26 +286,9 @@ class EventBus(Actor):
                 return None
 
     def publish(self, event: Any, topic: str | None, remote: bool = False) -> None:
-        """Put ``event`` into every matching subscriber's mailbox, without waiting; with
-        a transport, also send it once to every other node (which fans it out there)."""
-        transport = self.system._transport
-        if transport is not None and not remote:
-            transport.forward_event(event, topic)
-        event_type = type(event)
-        if topic is None:
-            topic = getattr(event_type, "topic", None)
-            if topic.__class__ is not str:
-                topic = None  # e.g. a Struct *field* named topic, not a class topic
-        # Subscribers handle the event in the trace it was published in.
-        context = self._cell.trace
-        entry = event if context is None else Envelope(event, None, context)
-        for cell in self.state.matching(event_type, topic):
-            try:
-                cell.mailbox._offer(entry)
-            except MailboxFull:
-                continue  # counted as a dead letter by the subscriber's mailbox
-            except MailboxClosed:
-                continue  # the subscriber stopped; its Terminated is on its way to us
+        """Deliver ``event`` in the trace it was published in (the message's, which is
+        the publisher's)."""
+        fan_out(self.system, self.state, event, topic, self._cell.trace, remote)
 
     def _drop(self, cell: ActorCell, to: Any) -> None:
         if self.state.remove(cell, to):

@@ -13,9 +13,7 @@ that stops normally, or whose restart fails, leaves the pool (logged).
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
@@ -31,6 +29,7 @@ from ._spawn import check_actor_class, new_cell
 
 if TYPE_CHECKING:
     import asyncio
+    import random
     from collections.abc import Iterable
 
     from ._system import ActorSystem
@@ -46,10 +45,10 @@ class Broadcast(msgspec.Struct, frozen=True):
     message: Any
 
 
-@dataclass(frozen=True)
-class ConsistentHash:
+class ConsistentHash(msgspec.Struct, frozen=True):
     """Route by ``key(message)``: equal keys always go to the same routee (in this
-    process; a restarted routee keeps its place)."""
+    process; a restarted routee keeps its place). A Struct, not a dataclass: importing
+    ``dataclasses`` would cost every ``import actors`` about a millisecond."""
 
     key: Callable[[Any], Hashable]
 
@@ -129,7 +128,7 @@ class Pool(Actor):
         self._routees = _Routees(self._cell)
         self._slots: list[ActorCell] = []  # in start order; a stopped routee keeps its slot
         self._next = 0
-        self._random = random.Random()
+        self._random: random.Random | None = None  # made by the first "random" choice
 
     async def started(self) -> None:
         worker_class, args, kwargs = self._worker
@@ -195,6 +194,10 @@ class Pool(Actor):
             self._next = (self._next + 1) % len(live)
             return live[self._next]
         if routing == "random":
+            if self._random is None:
+                import random  # on first use: `import actors` stays lean
+
+                self._random = random.Random()
             return self._random.choice(live)
         # smallest_mailbox: fewest queued, an idle routee before a busy one.
         return min(live, key=lambda cell: (len(cell.mailbox), cell.mailbox._wakeup is not cell))

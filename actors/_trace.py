@@ -16,7 +16,6 @@ in a context variable that only ``trace()`` sets. Until ``trace()`` is first use
 from __future__ import annotations
 
 import contextlib
-import random
 import re
 from collections.abc import Iterator, MutableMapping
 from typing import Any
@@ -42,6 +41,8 @@ class TraceContext(msgspec.Struct, frozen=True):
     @classmethod
     def new(cls) -> TraceContext:
         """A fresh trace (random ids, as W3C asks; not for security)."""
+        import random  # on first use: `import actors` stays lean
+
         return cls(f"{random.getrandbits(128) or 1:032x}", f"{random.getrandbits(64) or 1:016x}")
 
     @classmethod

@@ -56,6 +56,16 @@ def test_import_actors_imports_no_extra_and_nothing_they_drag_in() -> None:
     assert within(added, NOT_AT_IMPORT + ON_FIRST_USE) == []
 
 
+def test_import_actors_adds_only_its_own_modules() -> None:
+    """Everything else the core uses and ``asyncio, msgspec`` do not import already
+    (``random`` for trace ids and random routing, ...) is imported on first use: each
+    such module costs every program about a millisecond at start-up. ``bisect`` (a C
+    search, a tenth of that) files every sampled latency, so it is imported up front."""
+    baseline = imported_by("import asyncio, msgspec")
+    added = imported_by("import actors") - baseline
+    assert sorted(m for m in added if m.split(".")[0] not in ("actors", "bisect", "_bisect")) == []
+
+
 def test_import_actors_imports_no_optional_dependency_at_all() -> None:
     assert within(imported_by("import actors"), ("prometheus_client", "nats", "yaml")) == []
 
