@@ -38,6 +38,7 @@ from ._messages import (
     ActorStarted,
     ActorStopped,
     DeadLetter,
+    DeadLetterReason,
     SupervisorEscalated,
     Terminated,
     UnhandledMessage,
@@ -240,7 +241,9 @@ def fan_out(
         except MailboxFull:
             continue  # counted as a dead letter by the subscriber's mailbox
         except MailboxClosed:
-            continue  # the subscriber stopped; its Terminated is on its way to the bus
+            # The subscriber is stopping (its Terminated is on its way to the bus) or
+            # closed its own mailbox: the event will never be handled there.
+            cell.undeliverable(entry, DeadLetterReason.STOPPED)
 
 
 class EventBus(Actor):

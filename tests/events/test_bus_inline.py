@@ -15,7 +15,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors import Actor, ActorRef, ActorSystem, LifecycleEvent, Publish, run, trace
+from actors import Actor, ActorRef, ActorSystem, DeadLetter, LifecycleEvent, Publish, run, trace
 
 
 class Seq(msgspec.Struct, frozen=True):
@@ -206,3 +206,26 @@ def test_any_interleaving_of_inline_and_queued_publishes_keeps_each_publishers_o
                 assert [e.n for e in events if e.publisher == p] == list(range(count))
 
     run(main())
+
+
+class ClosesItsMailbox(Actor):
+    """Subscribed, then closes its own mailbox (public ``Mailbox.close``) on request."""
+
+    async def receive(self, message: Any) -> Any:
+        if isinstance(message, Flush):
+            self.mailbox.close()
+        return None
+
+
+async def test_an_event_for_a_subscriber_whose_mailbox_is_closed_is_a_dead_letter() -> None:
+    async with ActorSystem("bus-closed") as system:
+        dead: list[Any] = []
+        watcher = await system.spawn(Collector, dead)
+        await system.subscribe(watcher, DeadLetter)
+        closer = await system.spawn(ClosesItsMailbox)
+        await system.subscribe(closer, Seq)
+        await closer.ask(Flush())
+        system.publish(Seq(0, 1))
+        await watcher.ask(Flush())
+        letters = [e for e in dead if isinstance(e, DeadLetter) and e.message == Seq(0, 1)]
+        assert [(e.actor, e.reason) for e in letters] == [(closer.path, "stopped")]
