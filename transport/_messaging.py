@@ -514,7 +514,8 @@ class Messaging:
                 )
             future.set_exception(
                 CodecError(
-                    f"the answer to the ask of `{name}` to `{ref.path}` is unreadable: {exc}",
+                    f"the answer to the ask of `{name}` to `{ref.path}` is unreadable: {exc}; "
+                    f"it was {len(msg.data)} bytes: {preview(msg.data)}",
                     actor=ref.path,
                     message_type=name,
                 )
