@@ -104,7 +104,9 @@ class _Peer:
         self.timer: asyncio.TimerHandle | None = None
         self.names: int | None = None
         self.gate: int | None = None
-        self.wire: str | None = None  # the wire version its heartbeats state
+        # The wire version its heartbeats state (None: the header format of before,
+        # which stated none); ours until one says otherwise, so only a change is told.
+        self.wire: str | None = str(VERSION)
 
 
 class Liveness:
