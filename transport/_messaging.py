@@ -142,6 +142,7 @@ class Messaging:
         # What other versions were seen, to log each once (at most 258: a byte's values,
         # the header format, an empty message).
         self._versions_seen: set[str] = set()
+        self._actor_prefix = ""  # of the subjects of this node's actors; see on_actor_message
 
     def fail_pending(self) -> None:
         """The transport closed: every ask still waiting fails."""
@@ -314,11 +315,14 @@ class Messaging:
 
     async def on_actor_message(self, msg: Msg) -> None:
         node = self.node
-        prefix = f"{node.base}.node.{node.node_id}.a."
-        if not msg.subject.startswith(prefix):
-            self._reject(msg, msg.subject, ErrorKind.NOT_FOUND, "no such actor")
+        prefix = self._actor_prefix
+        if not prefix:  # built once: ``base`` is known from the start on
+            prefix = self._actor_prefix = f"{node.base}.node.{node.node_id}.a."
+        subject = msg.subject
+        if not subject.startswith(prefix):
+            self._reject(msg, subject, ErrorKind.NOT_FOUND, "no such actor")
             return
-        path, problem = subject_path(msg.subject[len(prefix) :])
+        path, problem = subject_path(subject[len(prefix) :])
         if problem is not None:
             self.invalid(msg, msg.subject, problem)
             return
