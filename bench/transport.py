@@ -9,7 +9,7 @@ Both run in one process on uvloop, as two *nodes*:
   node ``a`` and node ``b`` (each with its data and control connection, heartbeats on).
   The actor lives on ``b`` under a name; ``a`` finds it with ``await a.lookup(name)``,
   which gives a ``RemoteRef`` to its node subject, and sends from a plain task (no
-  sender actor, so the only header is ``Actor-Type``, as for raw);
+  sender actor: the frame carries only the type, docs/wire.md, and no headers);
 - **raw nats-py** (the *bare* column): two ``nats.connect`` clients, ``a`` publishing
   or requesting, ``b`` subscribed or responding.
 - **raw NATS floor** (tell only, in the *mailbox* column): the same raw clients

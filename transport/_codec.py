@@ -1,6 +1,7 @@
-"""The wire codec: msgspec MessagePack payloads, the type named in a header.
+"""The wire codec: msgspec MessagePack payloads, the type named in the frame.
 
-A message crosses the wire as ``(type name, payload)``. The receiving side decodes only
+A message crosses the wire as ``(type name, payload)``, both inside one frame
+(``_frame``, docs/wire.md). The receiving side decodes only
 into types it has *registered*: an unknown name, malformed bytes or wrong fields raise
 :class:`CodecError` (the transport turns that into a dead letter and keeps serving).
 Nothing is ever unpickled.
@@ -21,6 +22,7 @@ from actors import ActorRef
 from actors.lowlevel import node_id_problem, path_problem
 
 from ._errors import CodecError, InvalidAddress
+from ._frame import head
 
 __all__ = ["Codec", "RefAddress", "address_problem", "type_name"]
 
@@ -70,7 +72,9 @@ class Codec:
         self._export = export
         self._resolve = resolve
         self._encoder = msgspec.msgpack.Encoder(enc_hook=self._enc_hook)
-        self._decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {}
+        # Keyed by the name as text and as the frame's bytes, so a received frame's
+        # name is looked up without decoding it first.
+        self._decoders: dict[str | bytes, msgspec.msgpack.Decoder[Any]] = {}
         self._names: dict[type, str] = {}
         self.register(*types)
         self.register(RefAddress)
@@ -80,9 +84,13 @@ class Codec:
         for cls in types:
             name = type_name(cls)
             try:
-                self._decoders[name] = msgspec.msgpack.Decoder(cls, dec_hook=self._dec_hook)
-            except TypeError as exc:
+                head(name)  # the frame's limit on the name's length
+                decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(
+                    cls, dec_hook=self._dec_hook
+                )
+            except (TypeError, ValueError) as exc:
                 raise CodecError(f"type `{cls.__qualname__}` cannot cross the wire: {exc}") from exc
+            self._decoders[name] = self._decoders[name.encode()] = decoder
             self._names[cls] = name
 
     def registered(self, cls: type) -> bool:
@@ -115,20 +123,25 @@ class Codec:
                 f"answer of type `{type(value).__qualname__}` cannot be encoded: {exc}"
             ) from exc
 
-    def decode(self, name: str, payload: bytes) -> Any:
+    def decode(self, name: str | bytes, payload: bytes | memoryview) -> Any:
+        """The message of type ``name`` (as text, or as a frame's bytes) in ``payload``."""
         decoder = self._decoders.get(name)
         if decoder is None:
-            raise CodecError(f"unknown message type `{name}` (not registered here)")
+            if isinstance(name, bytes):
+                name = name.decode(errors="replace")
+            raise CodecError(f"unknown message type `{name[:256]}` (not registered here)")
         try:
             return decoder.decode(payload)
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
-            raise CodecError(f"malformed `{name}`: {exc}", message_type=name) from exc
+            text = name.decode() if isinstance(name, bytes) else name  # registered: valid
+            raise CodecError(f"malformed `{text}`: {exc}", message_type=text) from exc
         except _BadAddress as exc:
+            text = name.decode() if isinstance(name, bytes) else name
             raise InvalidAddress(
-                f"`{name}` holds a bad address: {exc}", message_type=name
+                f"`{text}` holds a bad address: {exc}", message_type=text
             ) from None
 
-    def decode_value(self, payload: bytes, cls: type | None = None) -> Any:
+    def decode_value(self, payload: bytes | memoryview, cls: type | None = None) -> Any:
         """Decode an ask's answer: untyped (plain msgpack data, refs resolved where a
         ``RefAddress`` was sent), or into ``cls`` when given."""
         try:

@@ -25,6 +25,7 @@ from nats.aio.msg import Msg
 from actors.lowlevel import ActorCell, DeadLetterReason, get_logger
 
 from ._codec import RefAddress
+from ._messaging import headers_size
 from ._remote import DurableRef, RemoteRef
 from ._subjects import wire_name
 from ._wire import Outbox
@@ -118,15 +119,19 @@ class DurableMailboxes:
         return self._subs.pop(name, None)
 
     def tell(self, subject: str, path: str, message: Any) -> None:
-        """Queue a tell for JetStream; ``run`` publishes it until acknowledged."""
+        """Queue a tell for JetStream; ``run`` publishes it until acknowledged. It is
+        framed like any tell; its one header is JetStream's ``Nats-Msg-Id`` (a retried
+        duplicate is dropped by it), counted in its size: a message too large for the
+        server is ``MessageTooLarge`` here, not a retry that can never succeed."""
         node = self.node
-        assert node.codec is not None
-        type_name, payload = node.codec.encode(message)
+        messaging = node.messaging
+        type_name, payload = messaging.encode(message)
+        headers = {"Nats-Msg-Id": uuid.uuid4().hex}
+        size = len(payload) + headers_size(headers)
+        messaging.check_size(size, "durable tell", type_name, path, "framed, with its header")
         if node.closing:
             node.dead_letter(message, path, DeadLetterReason.TRANSPORT_UNAVAILABLE)
             return
-        headers = dict(node.messaging.headers(type_name)[0])
-        headers["Nats-Msg-Id"] = uuid.uuid4().hex  # JetStream drops a retried duplicate
         self._outbox.put((subject, payload, headers, path, message))
 
     def close(self) -> None:

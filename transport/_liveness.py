@@ -65,6 +65,7 @@ from actors import (
 from actors.lowlevel import ActorCell, CellState, get_logger, node_id_problem, path_problem
 
 from ._codec import RefAddress, address_problem
+from ._frame import VERSION
 from ._remote import RemoteRef, RemoteWatchers
 from ._wire import Control, Down, NameLost, Probe, Unwatch, Watch
 
@@ -93,7 +94,7 @@ class _Peer:
     round of re-assertion heard (``names``), and, once judged down by silence, the round
     it must exceed to be up again (``gate``)."""
 
-    __slots__ = ("gate", "heard", "incarnation", "names", "since", "status", "timer")
+    __slots__ = ("gate", "heard", "incarnation", "names", "since", "status", "timer", "wire")
 
     def __init__(self, heard: float) -> None:
         self.status: MemberStatus | None = None
@@ -103,6 +104,9 @@ class _Peer:
         self.timer: asyncio.TimerHandle | None = None
         self.names: int | None = None
         self.gate: int | None = None
+        # The wire version its heartbeats state (None: the header format of before,
+        # which stated none); ours until one says otherwise, so only a change is told.
+        self.wire: str | None = str(VERSION)
 
 
 class Liveness:
@@ -123,7 +127,9 @@ class Liveness:
         self._echo: float | None = None  # when our own last heartbeat came back
         self._deferred: set[str] = set()  # silent while we were cut off: judge later
         self._since = time.time()
-        self._incarnation = {"Incarnation": uuid.uuid4().hex}  # every heartbeat's header
+        # Every heartbeat's headers: our incarnation, and the wire version we speak (a
+        # peer speaking another is reported once, when its first heartbeat says so).
+        self._incarnation = {"Incarnation": uuid.uuid4().hex, "Wire": str(VERSION)}
 
     @property
     def silence(self) -> float:
@@ -391,6 +397,17 @@ class Liveness:
             peer.incarnation = incarnation
             peer.gate = None  # a new incarnation: whatever it holds, it registered
         peer.names = _rounds(headers.get("Names"))
+        wire = headers.get("Wire")
+        if peer.wire != wire:
+            peer.wire = wire
+            if wire != str(VERSION):
+                seen = "the unversioned header format" if wire is None else f"version {wire[:16]}"
+                log.warning(
+                    "node speaks another wire version: actor messages between them are refused",
+                    node=node,
+                    seen=seen,
+                    spoken=VERSION,
+                )
         if peer.status == MemberStatus.DOWN and peer.gate is not None:
             here.registry.back(node)  # alive: stop releasing its names
             if peer.names is None or peer.names <= peer.gate:

@@ -1,5 +1,11 @@
 """Actor messages over NATS: tells, asks and their answers out; deliveries in.
 
+Each is one frame of the versioned wire format (``_frame``, docs/wire.md): the type,
+the sender and the trace travel inside the payload, not in NATS headers. A frame of
+another version is refused clearly: counted (``wrong_version``), logged once per version
+seen, dead-lettered, and an ask carrying it answered with an error naming both versions
+in a shape every version reads (``refusal``).
+
 A tell is encoded at once (an unencodable message fails in the sender, naming its
 type) and queued for the writer of its subject's lane, so everything a sender sends to
 one actor — asks included — leaves in order. An ask is a publish with a reply subject
@@ -11,7 +17,7 @@ sends that error instead). Reply tokens are random (``secrets``): an answer cann
 forged by guessing the next one. At most ``MAX_ASKS_PER_NODE`` asks wait on one node.
 
 Inbound, the wire is hostile: every address read from it (the subject's path, the
-``Sender-Node``/``Sender-Path`` headers, the reply subject, refs inside a message) is
+frame's sender node and path, the reply subject, refs inside a message) is
 checked against the limits first; a bad one is a dead letter (``invalid_address``) and
 a count in ``counters["invalid_address"]``, never a publish.
 
@@ -48,6 +54,7 @@ from actors.lowlevel import (
 
 from ._codec import RefAddress, address_problem
 from ._errors import CodecError, InvalidAddress, MessageTooLarge, TransportUnavailable
+from ._frame import ERROR, VERSION, Extras, FrameError, error_frame, frame, parse, seen_version
 from ._remote import JetStreamAck, RemoteAnswer, RemoteRef
 from ._subjects import tokens_path
 from ._wire import ErrorKind, map_nats_errors, remote_error
@@ -55,7 +62,14 @@ from ._wire import ErrorKind, map_nats_errors, remote_error
 if TYPE_CHECKING:
     from ._node import Node
 
-__all__ = ["MAX_ASKS_PER_NODE", "MAX_REPLY_BYTES", "Messaging", "trace_in"]
+__all__ = [
+    "MAX_ASKS_PER_NODE",
+    "MAX_REPLY_BYTES",
+    "REFUSAL_HEADERS",
+    "Messaging",
+    "headers_size",
+    "trace_in",
+]
 
 # Asks waiting on one node at most: each holds a future, a timer and the message until
 # answered, so a node that stopped answering must not make them pile up without end.
@@ -66,6 +80,10 @@ MAX_REPLY_BYTES = 1024
 # NATS's header block: "NATS/1.0\r\n", then "key: value\r\n" per header, then "\r\n".
 _HEADER_OVERHEAD = 12
 _HEADER_LINE = 4
+# The answer refusing a frame of another version is the one data message with headers:
+# its shape must be readable whatever the asker speaks, and nodes of before the
+# versioned format read an error from ``Actor-Error``. ``Actor-Wire`` names ours.
+REFUSAL_HEADERS = {"Actor-Error": "undecodable", "Actor-Wire": str(VERSION)}
 
 
 def reply_problem(reply: str) -> str | None:
@@ -90,13 +108,14 @@ def subject_path(tokens: str) -> tuple[str, str | None]:
 
 @functools.lru_cache(maxsize=8192)
 def sender_problem(node_id: str | None, path: str | None) -> str | None:
-    """What is wrong with a message's ``Sender-Node``/``Sender-Path`` headers (None:
-    nothing); cached for the same reason as ``subject_path``: few distinct senders."""
+    """What is wrong with a frame's sender node and path (None: nothing); cached for
+    the same reason as ``subject_path``: few distinct senders."""
     return node_id_problem(node_id) or path_problem(path)
 
 
 def headers_size(headers: dict[str, str] | None) -> int:
-    """What ``headers`` add to a message against the server's ``max_payload``."""
+    """What ``headers`` add to a message against the server's ``max_payload`` (only a
+    durable tell's ``Nats-Msg-Id`` among data messages)."""
     if not headers:
         return 0
     lines = sum(len(k) + len(v.encode()) + _HEADER_LINE for k, v in headers.items())
@@ -120,8 +139,10 @@ class Messaging:
         self.asks: dict[str, tuple[asyncio.Future[Any], RemoteRef, Any]] = {}
         self._syncs: dict[str, asyncio.Future[None]] = {}  # see caught_up
         self._per_node: Counter[str] = Counter()  # asks pending per node asked
-        # type name -> the headers of a tell from outside any actor, and their size
-        self._type_headers: dict[str, tuple[dict[str, str], int]] = {}
+        # What other versions were seen, to log each once (at most 258: a byte's values,
+        # the header format, an empty message).
+        self._versions_seen: set[str] = set()
+        self._actor_prefix = ""  # of the subjects of this node's actors; see on_actor_message
 
     def fail_pending(self) -> None:
         """The transport closed: every ask still waiting fails."""
@@ -132,23 +153,20 @@ class Messaging:
         self._per_node.clear()
 
     def check_size(
-        self, payload: bytes, header_bytes: int, kind: str, type_name: str, path: str | None
+        self, size: int, kind: str, type_name: str, path: str | None, what: str = "framed"
     ) -> None:
-        """Raise ``MessageTooLarge`` if a message of ``payload`` and ``header_bytes`` of
-        headers would not fit the server's limit. ``kind``, ``type_name`` and ``path``
+        """Raise ``MessageTooLarge`` if a message of ``size`` bytes (its frame, plus any
+        headers) would not fit the server's limit. ``kind``, ``type_name`` and ``path``
         (None: an answer) name the message in the error, formatted only then: a message
         that fits costs no text and no closure."""
         data = self.node.data
-        if data is None:
+        if data is None or size <= data.max_payload:
             return
-        size = len(payload) + header_bytes
-        limit = data.max_payload
-        if size > limit:
-            what = f"{kind} of `{type_name}` to `{path}`" if path else f"{kind} (`{type_name}`)"
-            raise MessageTooLarge(
-                f"{what} is {size} bytes with its headers; the NATS server takes at most "
-                f"{limit} (its max_payload): send less, or a reference to the data"
-            )
+        named = f"{kind} of `{type_name}` to `{path}`" if path else f"{kind} (`{type_name}`)"
+        raise MessageTooLarge(
+            f"{named} is {size} bytes {what}; the NATS server takes at most "
+            f"{data.max_payload} (its max_payload): send less, or a reference to the data"
+        )
 
     async def caught_up(self, timeout: float = 5.0) -> None:
         """Return once the server has processed everything this node's data
@@ -172,42 +190,32 @@ class Messaging:
 
     # ------------------------------------------------------------------ sending
 
-    def headers(self, type_name: str) -> tuple[dict[str, str], int]:
-        """The headers of a message sent from here (its type, its sender when sent by
-        an actor, and its trace) and their size against ``max_payload``."""
+    def encode(self, message: Any) -> tuple[str, bytes]:
+        """``(type name, frame)`` of a message sent from here: its type, its sender when
+        sent by an actor, and its trace. The common case (no sender, no trace) is the
+        type's cached frame head and the body."""
+        node = self.node
+        assert node.codec is not None
+        type_name, body = node.codec.encode(message)
         sender = current_cell()
         if sender is None:
             context = outside_context()
-            if context is not None:
-                headers = {"Actor-Type": type_name, "traceparent": context.traceparent}
-                return headers, headers_size(headers)
-            # Shared per type, size included: the NATS client only reads headers.
-            shared = self._type_headers.get(type_name)
-            if shared is None:
-                headers = {"Actor-Type": type_name}
-                shared = self._type_headers[type_name] = (headers, headers_size(headers))
-            return shared
-        address = self.node.export(sender.ref)
-        headers = {
-            "Actor-Type": type_name,
-            "Sender-Node": address.node,
-            "Sender-Path": address.path,
-        }
-        if sender.trace is not None:
-            headers["traceparent"] = sender.trace.traceparent
-        return headers, headers_size(headers)
+            if context is None:
+                return type_name, frame(type_name, body)
+            return type_name, frame(type_name, body, Extras(trace=context.traceparent))
+        address = node.export(sender.ref)
+        trace = "" if sender.trace is None else sender.trace.traceparent
+        return type_name, frame(type_name, body, Extras(address.node, address.path, trace))
 
     def tell(self, ref: RemoteRef, message: Any) -> None:
         node = self.node
-        assert node.codec is not None
-        type_name, payload = node.codec.encode(message)
-        headers, header_bytes = self.headers(type_name)
-        self.check_size(payload, header_bytes, "tell", type_name, ref.path)
+        type_name, data = self.encode(message)
+        self.check_size(len(data), "tell", type_name, ref.path)
         writer = node.lane(ref.subject)
         if writer is None or writer.closing:
             node.dead_letter(message, ref.path, DeadLetterReason.TRANSPORT_UNAVAILABLE)
             return
-        writer.publish(ref.subject, payload, "", headers, message)
+        writer.publish(ref.subject, data, "", None, message)
 
     async def ask(self, ref: RemoteRef, message: Any, timeout: float | None) -> Any:
         node = self.node
@@ -220,9 +228,8 @@ class Messaging:
                 actor=ref.path,
                 message_type=name,
             )
-        type_name, payload = node.codec.encode(message)
-        headers, header_bytes = self.headers(type_name)
-        self.check_size(payload, header_bytes, "ask", name, ref.path)
+        _, payload = self.encode(message)
+        self.check_size(len(payload), "ask", name, ref.path)
         target = ref.address.node
         if self._per_node[target] >= MAX_ASKS_PER_NODE:
             node.counters["asks_refused"] += 1
@@ -245,7 +252,7 @@ class Messaging:
             None if timeout is None else loop.call_later(timeout, self._ask_expired, token, timeout)
         )
         try:
-            writer.publish(ref.subject, payload, reply, headers, message)
+            writer.publish(ref.subject, payload, reply, None, message)
             return await future
         finally:
             if timer is not None:
@@ -269,18 +276,14 @@ class Messaging:
         """Send ``value`` back as the answer to an ask that came over the wire."""
         node = self.node
         assert node.codec is not None
-        headers: dict[str, str] = {}
         if isinstance(value, ActorRef):
             value = node.export(value)  # a ref answer travels as its address
         try:
             if node.codec.registered(type(value)):
-                type_name, payload = node.codec.encode(value)
-                headers["Actor-Type"] = type_name
+                payload = frame(*node.codec.encode(value))
             else:
-                payload = node.codec.encode_value(value)
-            self.check_size(
-                payload, headers_size(headers), "the answer", type(value).__qualname__, None
-            )
+                payload = frame("", node.codec.encode_value(value))  # untyped: no name
+            self.check_size(len(payload), "the answer", type(value).__qualname__, None)
         except MessageTooLarge as exc:
             self.answer_error(reply_to, ErrorKind.TOO_LARGE, str(exc))
             return
@@ -289,12 +292,12 @@ class Messaging:
             return
         writer = node.lane(reply_to)
         if writer is not None:
-            writer.publish(reply_to, payload, "", headers or None, None)
+            writer.publish(reply_to, payload, "", None, None)
 
     def answer_error(self, reply_to: str, kind: ErrorKind, text: str) -> None:
         writer = self.node.lane(reply_to)
         if writer is not None:
-            writer.publish(reply_to, text.encode(), "", {"Actor-Error": str(kind)}, None)
+            writer.publish(reply_to, error_frame(kind, text), "", None, None)
 
     def publish_failed(self, subject: str, reply: str, about: Any, exc: Exception) -> None:
         """A writer could not publish: fail the ask it carried, or dead-letter it."""
@@ -312,11 +315,14 @@ class Messaging:
 
     async def on_actor_message(self, msg: Msg) -> None:
         node = self.node
-        prefix = f"{node.base}.node.{node.node_id}.a."
-        if not msg.subject.startswith(prefix):
-            self._reject(msg, msg.subject, ErrorKind.NOT_FOUND, "no such actor")
+        prefix = self._actor_prefix
+        if not prefix:  # built once: ``base`` is known from the start on
+            prefix = self._actor_prefix = f"{node.base}.node.{node.node_id}.a."
+        subject = msg.subject
+        if not subject.startswith(prefix):
+            self._reject(msg, subject, ErrorKind.NOT_FOUND, "no such actor")
             return
-        path, problem = subject_path(msg.subject[len(prefix) :])
+        path, problem = subject_path(subject[len(prefix) :])
         if problem is not None:
             self.invalid(msg, msg.subject, problem)
             return
@@ -334,7 +340,6 @@ class Messaging:
         is left for redelivery; one that can never be decoded is terminated."""
         node = self.node
         assert node.codec is not None
-        headers = msg.headers or {}
         reply = msg.reply
         if reply and not durable:
             problem = reply_problem(reply)
@@ -342,12 +347,22 @@ class Messaging:
                 msg.reply = ""  # never published to
                 self.invalid(msg, target, problem)
                 return
-        sender_node, sender_path = headers.get("Sender-Node"), headers.get("Sender-Path")
-        if sender_node is not None or sender_path is not None:
-            problem = sender_problem(sender_node, sender_path)
-            if problem is not None:
-                self.invalid(msg, target, f"header Sender-Node/Sender-Path: {problem}")
-                return
+        try:
+            name, flags, extras, body = parse(msg.data)
+        except FrameError as exc:
+            self.unreadable(msg, target, exc, durable)
+            return
+        if flags & ERROR:
+            self.unreadable(msg, target, FrameError("an error frame sent as a message"), durable)
+            return
+        sender_node = sender_path = ""
+        if extras is not None:
+            sender_node, sender_path = extras.sender_node, extras.sender_path
+            if sender_node or sender_path:
+                problem = sender_problem(sender_node, sender_path)
+                if problem is not None:
+                    self.invalid(msg, target, f"the frame's sender: {problem}")
+                    return
         if cell is None or cell.state == CellState.STOPPED:
             if durable:
                 node.durable.ack(msg.reply, b"-NAK")  # for the next incarnation
@@ -355,7 +370,7 @@ class Messaging:
             self._reject(msg, target, ErrorKind.NOT_FOUND, f"no actor `{target}` on this node")
             return
         try:
-            message = node.codec.decode(headers.get("Actor-Type", ""), msg.data)
+            message = node.codec.decode(name, body)
         except InvalidAddress as exc:
             if durable:
                 node.durable.ack(msg.reply, b"+TERM")  # it will never be valid
@@ -388,7 +403,7 @@ class Messaging:
             sender = Reply(RemoteAnswer(node, msg.reply))
         elif sender_node and sender_path and node.system:
             sender = node.resolve(RefAddress(node.system.name, sender_node, sender_path))
-        context = trace_in(headers)
+        context = None if extras is None else trace_in(extras.trace)
         if sender is not None or context is not None:
             entry: Any = Envelope(message, sender, context)
         else:
@@ -407,6 +422,38 @@ class Messaging:
                 node.durable.ack(msg.reply, b"-NAK")  # for the next incarnation
                 return
             self._reject(msg, cell.path, ErrorKind.NOT_FOUND, f"`{cell.path}` stopped", message)
+
+    def unreadable(self, msg: Msg, target: str, exc: FrameError, durable: bool) -> None:
+        """A message whose frame cannot be read: dead-lettered (a durable one
+        terminated: no redelivery makes it readable). From a node of another version
+        it is counted in ``wrong_version``, logged once per version seen, and an ask
+        is answered in the version-independent refusal shape naming both versions;
+        a malformed frame of ours is an undecodable message like any other."""
+        node = self.node
+        target = target[:MAX_REPLY_BYTES]
+        if durable:
+            node.durable.ack(msg.reply, b"+TERM")
+        if exc.version == VERSION:
+            node.counters["undecodable"] += 1
+            log.warning("undecodable message", actor=target, error=str(exc))
+            if durable:
+                node.dead_letter(msg.data, target, DeadLetterReason.UNDECODABLE)
+            else:
+                self._reject(msg, target, ErrorKind.UNDECODABLE, f"malformed frame: {exc}")
+            return
+        node.counters["wrong_version"] += 1
+        seen = seen_version(msg.data, msg.headers)
+        text = (
+            f"message to `{target}` refused: it came in {seen}; "
+            f"this node speaks wire version {VERSION} (docs/wire.md)"
+        )
+        if seen not in self._versions_seen:
+            self._versions_seen.add(seen)
+            log.warning("message of another wire version refused", seen=seen, spoken=VERSION)
+        node.dead_letter(msg.data, target, DeadLetterReason.UNDECODABLE)
+        writer = node.lane(msg.reply) if msg.reply and not durable else None
+        if writer is not None:
+            writer.publish(msg.reply, text.encode(), "", REFUSAL_HEADERS, None)
 
     def invalid(self, msg: Msg, target: str, problem: str) -> None:
         """A message with a bad address from the wire: a dead letter and a count; an
@@ -443,29 +490,52 @@ class Messaging:
             return  # the asker gave up already
         future, ref, message = pending
         name = type(message).__name__
-        headers = msg.headers or {}
-        if headers.get("Status") == "503":
+        headers = msg.headers
+        if headers:  # the server's status, or a refusal in the version-independent shape
+            if headers.get("Status") == "503":
+                future.set_exception(
+                    ActorNotFound(
+                        f"ask of `{name}` to `{ref.path}`: no responders (no such actor "
+                        "runs: never started, stopped, or its node is gone)",
+                        actor=ref.path,
+                        message_type=name,
+                    )
+                )
+                return
+            error = headers.get("Actor-Error")
+            if error is not None:
+                text = msg.data.decode(errors="replace")
+                future.set_exception(remote_error(error, text, ref.path, name))
+                return
+        try:
+            type_name, flags, _, body = parse(msg.data)
+        except FrameError as exc:
+            if exc.version != VERSION:
+                node.counters["wrong_version"] += 1
+                exc = FrameError(
+                    f"it came in {seen_version(msg.data, headers)}; this node speaks wire "
+                    f"version {VERSION} (docs/wire.md)"
+                )
             future.set_exception(
-                ActorNotFound(
-                    f"ask of `{name}` to `{ref.path}`: no responders (no such actor runs: "
-                    "never started, stopped, or its node is gone)",
+                CodecError(
+                    f"the answer to the ask of `{name}` to `{ref.path}` is unreadable: {exc}; "
+                    f"it was {len(msg.data)} bytes: {preview(msg.data)}",
                     actor=ref.path,
                     message_type=name,
                 )
             )
             return
-        error = headers.get("Actor-Error")
-        if error is not None:
-            text = msg.data.decode(errors="replace")
-            future.set_exception(remote_error(error, text, ref.path, name))
+        if flags & ERROR:
+            kind = type_name.decode(errors="replace")
+            text = bytes(body).decode(errors="replace")
+            future.set_exception(remote_error(kind, text, ref.path, name))
             return
         assert node.codec is not None
         try:
-            type_name = headers.get("Actor-Type")
-            if type_name is not None:
-                value = node.codec.decode(type_name, msg.data)
+            if type_name:
+                value = node.codec.decode(type_name, body)
             else:
-                value = node.codec.decode_value(msg.data)
+                value = node.codec.decode_value(body)
         except InvalidAddress as exc:
             node.counters["invalid_address"] += 1
             future.set_exception(exc)
@@ -488,14 +558,13 @@ class Messaging:
         future.set_result(value)
 
 
-def trace_in(headers: dict[str, str]) -> TraceContext | None:
-    """The trace context a message arrived with; a malformed header is logged and
-    ignored (the message itself is fine), as W3C asks of a receiver."""
-    header = headers.get("traceparent")
-    if header is None:
+def trace_in(traceparent: str) -> TraceContext | None:
+    """The trace context a frame arrived with (``""``: none); a malformed one is logged
+    and ignored (the message itself is fine), as W3C asks of a receiver."""
+    if not traceparent:
         return None
     try:
-        return TraceContext.from_traceparent(header)
+        return TraceContext.from_traceparent(traceparent)
     except ValueError as exc:
-        log.warning("ignoring a malformed traceparent header", error=str(exc))
+        log.warning("ignoring a malformed traceparent", error=str(exc))
         return None

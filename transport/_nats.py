@@ -46,6 +46,7 @@ from ._codec import Codec, RefAddress
 from ._connections import Connections, PathLike, security_options
 from ._durable import DurableMailboxes
 from ._errors import CodecError
+from ._frame import ERROR, VERSION, Extras, FrameError, frame, parse, seen_version
 from ._liveness import Liveness
 from ._messaging import Messaging, trace_in
 from ._node import Node
@@ -354,32 +355,41 @@ class NatsTransport:
         except CodecError as exc:
             log.warning("event not forwarded", error=str(exc))
             return
-        headers = {"Actor-Type": type_name, "Origin-Node": self.node_id}
-        if topic is not None:
-            headers["Topic"] = topic
         context = trace_of_sender()  # the bus's: the trace the event was published in
-        if context is not None:
-            headers["traceparent"] = context.traceparent
+        trace = "" if context is None else context.traceparent
+        data = frame(type_name, payload, Extras(trace=trace, origin=self.node_id, topic=topic))
         subject = node.subject("event", topic or type_name)
         lane = node.lane(subject)
         if lane is not None:
-            lane.publish(subject, payload, "", headers, None)
+            lane.publish(subject, data, "", None, None)
 
     async def _on_event(self, msg: Msg) -> None:
         node = self.node
-        headers = msg.headers or {}
-        if headers.get("Origin-Node") == self.node_id or node.system is None:
+        if node.system is None:
             return
         assert node.codec is not None
         try:
-            event = node.codec.decode(headers.get("Actor-Type", ""), msg.data)
+            name, flags, extras, body = parse(msg.data)
+            if extras is None or flags & ERROR:
+                raise FrameError("an event frame without its origin", VERSION)
+            if extras.origin == self.node_id:
+                return  # our own, back from the server
+            event = node.codec.decode(name, body)
+        except FrameError as exc:
+            if exc.version == VERSION:
+                self.counters["undecodable"] += 1
+                log.warning("unreadable event", error=str(exc))
+            else:  # the peer is reported once by its heartbeats (Liveness)
+                self.counters["wrong_version"] += 1
+                log.debug("event of another wire version", seen=seen_version(msg.data, msg.headers))
+            return
         except CodecError as exc:
             self.counters["undecodable"] += 1
             log.warning("undecodable event", error=str(exc))
             return
         bus = node.bus
         if bus is not None:
-            publish = Publish(event, headers.get("Topic"), remote=True)
-            context = trace_in(headers)
+            publish = Publish(event, extras.topic, remote=True)
+            context = trace_in(extras.trace)
             entry = publish if context is None else Envelope(publish, None, context)
             bus.deliver(entry, Priority.NORMAL)

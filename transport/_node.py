@@ -87,6 +87,8 @@ class Node:
             "errors": 0,
             "slow_consumers": 0,
             "undecodable": 0,
+            # Data messages in another wire version than ours (docs/wire.md).
+            "wrong_version": 0,
             "publish_failures": 0,
             "forged": 0,  # control messages dropped by ``seal``
             # Wire input refused by the bounds of docs/distributed.md ("Limits").

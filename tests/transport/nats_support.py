@@ -10,6 +10,8 @@
 - ``ControlProbe``: a raw client on a node's control subject; ``barrier()`` returns once
   that node has handled every control notice (watch/unwatch) sent to it so far.
 - ``two_nodes``: two systems of one name, nodes ``n1`` and ``n2``, on one server.
+- ``framed`` / ``frame_of`` / ``read_frame``: wire frames (docs/wire.md) built and read
+  by hand, for the tests that speak to a node from a raw client.
 - ``NodeProcess``: a node in a child process (killed with SIGKILL by the tests).
 
 Every wait is on an event, a future or a reply, bounded by ``WAIT``; nothing sleeps.
@@ -32,6 +34,8 @@ import msgspec
 import nats
 import nats.errors
 from actors.transport import NatsTransport, RefAddress, RemoteRef, TransportUnavailable
+from actors.transport._codec import type_name
+from actors.transport._frame import Extras, frame, parse
 from actors.transport._wire import Control, Down, Watch
 from nats.aio.client import Client
 from nats.aio.subscription import Subscription
@@ -260,6 +264,22 @@ async def two_nodes(
         ActorSystem(name, transport=node(url, "n2", types_b, **options)) as b,
     ):
         yield a, b
+
+
+def framed(name: str, body: bytes, **extras: Any) -> bytes:
+    """The wire frame of ``body`` named ``name`` (``extras``: ``Extras``' fields)."""
+    return frame(name, body, Extras(**extras) if extras else None)
+
+
+def frame_of(message: Any, **extras: Any) -> bytes:
+    """The wire frame of ``message``, named by its type, as a node sends it."""
+    return framed(type_name(type(message)), msgspec.msgpack.encode(message), **extras)
+
+
+def read_frame(data: bytes, cls: type | None = None) -> Any:
+    """The message (decoded as ``cls``, else untyped) in a frame a node sent."""
+    _, _, _, body = parse(data)
+    return msgspec.msgpack.decode(body) if cls is None else msgspec.msgpack.decode(body, type=cls)
 
 
 def actor_subject(system: str, node_id: str, path: str) -> str:

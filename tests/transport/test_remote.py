@@ -14,6 +14,7 @@ import nats.js.errors
 import pytest
 from actors.transport import CodecError, NatsTransport, RemoteRef
 from actors.transport._codec import type_name
+from actors.transport._frame import ERROR, head
 from actors.transport._wire import PROBE, Unwatch
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -52,9 +53,12 @@ from tests.transport.nats_support import (
     Watcher,
     actor_subject,
     bucket,
+    frame_of,
+    framed,
     ghost_ref,
     node,
     raw_client,
+    read_frame,
     server_caught_up,
     two_nodes,
     watched,
@@ -669,17 +673,34 @@ async def _fake_node_answering(
     await server_caught_up(nc)
 
 
+def _error(kind: str, text: bytes) -> bytes:
+    return head(kind, ERROR) + text
+
+
 @pytest.mark.parametrize(
     ("data", "headers", "error", "match"),
     [
-        (b"\x81\xa1n\x01", {"Actor-Type": "nowhere:Thing"}, CodecError, "unknown message type"),
-        (b"\xc1", {"Actor-Type": type_name(Pong)}, CodecError, r"^malformed `.*:Pong`"),
-        (b"\xc1", None, CodecError, r"^malformed answer"),
-        (b"went wrong", {"Actor-Error": "crashed"}, ActorCrashed, r"^went wrong$"),
-        (b"gone", {"Actor-Error": "not_found"}, ActorNotFound, r"^gone$"),
-        (b"who knows", {"Actor-Error": "weird"}, ActorCrashed, r"^who knows$"),
-        (b"\xff\xfe", {"Actor-Error": "crashed"}, ActorCrashed, None),
-        (b"\x91" * 100_000 + b"\xc0", None, CodecError, r"^malformed answer"),
+        (framed("nowhere:Thing", b"\x81\xa1n\x01"), None, CodecError, "unknown message type"),
+        (framed(type_name(Pong), b"\xc1"), None, CodecError, r"^malformed `.*:Pong`"),
+        (framed("", b"\xc1"), None, CodecError, r"^malformed answer"),
+        (_error("crashed", b"went wrong"), None, ActorCrashed, r"^went wrong$"),
+        (_error("not_found", b"gone"), None, ActorNotFound, r"^gone$"),
+        (_error("weird", b"who knows"), None, ActorCrashed, r"^who knows$"),
+        (_error("crashed", b"\xff\xfe"), None, ActorCrashed, None),
+        (framed("", b"\x91" * 100_000 + b"\xc0"), None, CodecError, r"^malformed answer"),
+        # A node of before the versioned format answers with headers and a bare body.
+        (
+            msgspec.msgpack.encode(Pong(2)),
+            {"Actor-Type": type_name(Pong)},
+            CodecError,
+            r"unreadable: it came in the unversioned header format .*speaks wire version 1",
+        ),
+        (b"\x02\x00\x00\x90", None, CodecError, r"wire version 2; this node speaks wire version 1"),
+        (b"\x01\x00\x09ab", None, CodecError, r"unreadable: a frame cut inside its type name"),
+        (b"\x01\x80\x00\x90", None, CodecError, r"unreadable: unknown frame flags 0x80"),
+        (b"", None, CodecError, r"unreadable: it came in an empty message"),
+        # A node of another version refusing our ask: the version-independent shape.
+        (b"refused: we speak 2", {"Actor-Error": "undecodable"}, CodecError, r"^refused"),
     ],
     ids=[
         "unknown-type",
@@ -690,6 +711,12 @@ async def _fake_node_answering(
         "unknown-error-kind",
         "error-text-not-utf8",
         "nested-too-deep",
+        "header-format",
+        "other-version",
+        "truncated",
+        "unknown-flags",
+        "empty",
+        "refused",
     ],
 )
 async def test_remote_ask_malformed_answer_raises_clear_error_at_once(
@@ -730,9 +757,8 @@ async def test_remote_answer_does_not_echo_request_headers(url: str, nc: Client)
     async with two_nodes(url) as (a, _):
         echo = await a.spawn(Echo, name="echo")
         subject = actor_subject(a.name, "n1", echo.path)
-        headers = {"Actor-Type": type_name(Ping), "X-Request-Only": "1"}
         reply = await nc.request(
-            subject, msgspec.msgpack.encode(Ping(1)), timeout=WAIT, headers=headers
+            subject, frame_of(Ping(1)), timeout=WAIT, headers={"X-Request-Only": "1"}
         )
-        assert reply.headers == {"Actor-Type": type_name(Pong)}
-        assert msgspec.msgpack.decode(reply.data, type=Pong) == Pong(2)
+        assert not reply.headers  # the answer's type is in its frame
+        assert read_frame(reply.data, Pong) == Pong(2)

@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 import msgspec
-from actors.transport._codec import type_name
+from actors.transport._frame import parse
 from nats.aio.msg import Msg
 
 from actors import Actor, ActorRef, TraceContext, current_trace, trace
@@ -20,6 +20,7 @@ from tests.transport.nats_support import (
     Ping,
     Pong,
     actor_subject,
+    frame_of,
     raw_client,
     server_caught_up,
     two_nodes,
@@ -75,7 +76,7 @@ async def test_the_trace_follows_a_conversation_back_and_forth_between_nodes(url
         assert [seen for _, seen in await on_a.count(2)] == [context, context]
 
 
-async def test_the_header_on_the_wire_is_the_w3c_traceparent(url: str) -> None:
+async def test_the_trace_on_the_wire_is_the_w3c_traceparent(url: str) -> None:
     async with two_nodes(url) as (a, b), raw_client(url) as nc:
         await a.spawn(Traced, Inbox(), name="traced")
         ref = await b.lookup("traced")
@@ -91,7 +92,8 @@ async def test_the_header_on_the_wire_is_the_w3c_traceparent(url: str) -> None:
         with trace(header):
             ref.tell(Note("x"))
         msg = await asyncio.wait_for(seen.get(), WAIT)
-        assert msg.headers is not None and msg.headers["traceparent"] == header
+        extras = parse(msg.data)[2]
+        assert extras is not None and extras.trace == header
 
 
 async def test_an_event_published_in_a_trace_reaches_other_nodes_in_it(url: str) -> None:
@@ -112,13 +114,9 @@ async def test_a_malformed_traceparent_is_logged_and_the_message_still_delivered
         ref = await a.spawn(Traced, inbox, name="traced")
         subject = actor_subject(a.name, "n1", ref.path)
         a.transport.node.export(ref)  # reachable by path, as if its ref had been sent out
-        await nc.publish(
-            subject,
-            msgspec.msgpack.encode(Note("hi")),
-            headers={"Actor-Type": type_name(Note), "traceparent": "junk"},
-        )
+        await nc.publish(subject, frame_of(Note("hi"), trace="junk"))
         assert await inbox.first() == (Note("hi"), None)
-        line = await logs.wait_for("ignoring a malformed traceparent header")
+        line = await logs.wait_for("ignoring a malformed traceparent")
         assert "junk" in line["error"]
 
 

@@ -1,7 +1,7 @@
 """What a remote tell costs per message (the regression of the bench row "remote tell,
 node a -> b": 71.8k/s to 40.6k/s). Checks of what does not change from one message to
 the next run once, not per message: a received subject's path is checked once per
-subject, the headers of a tell from outside any actor are sized once per type. Counted
+subject, the frame head of a tell from outside any actor is built once per type. Counted
 by call, never timed; each check still refuses every bad input it meets."""
 
 from __future__ import annotations
@@ -9,10 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import msgspec
 import pytest
-from actors.transport import _messaging
-from actors.transport._codec import type_name
+from actors.transport import _frame, _messaging
 from nats.aio.client import Client
 
 from actors import DeadLetter
@@ -26,6 +24,7 @@ from tests.transport.nats_support import (
     Pong,
     Seen,
     actor_subject,
+    frame_of,
     raw_client,
     two_nodes,
 )
@@ -94,12 +93,11 @@ async def test_tells_from_an_actor_check_its_sender_once(
         assert calls.count == 1
 
 
-async def test_tells_from_outside_actors_size_their_headers_once_per_type(
-    url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls = Calls(_messaging.headers_size)
-    monkeypatch.setattr(_messaging, "headers_size", calls)
+async def test_tells_from_outside_actors_build_their_frame_head_once_per_type(url: str) -> None:
+    """Built when the type is registered (which checks the name fits), never per tell."""
+    _frame.head.cache_clear()
     async with two_nodes(url) as (a, b):
+        built = _frame.head.cache_info().misses
         inbox = Inbox()
         await a.spawn(Echo, inbox, name="echo")
         ref = await b.lookup("echo")
@@ -108,7 +106,7 @@ async def test_tells_from_outside_actors_size_their_headers_once_per_type(
             ref.tell(Note(str(index)))
             ref.tell(Ping(index))
         await inbox.until(lambda items: len(items) >= 2 * TELLS)
-        assert calls.count == 2  # Note's headers and Ping's
+        assert _frame.head.cache_info().misses == built
 
 
 async def test_the_same_bad_subject_is_refused_every_time(url: str) -> None:
@@ -128,19 +126,16 @@ async def test_the_same_bad_sender_is_refused_every_time(url: str) -> None:
         inbox = Inbox()
         collector = await a.spawn(Echo, inbox)
         await a.subscribe(collector, DeadLetter)
-        headers = {"Actor-Type": type_name(Note), "Sender-Node": "*", "Sender-Path": echo.path}
+        data = frame_of(Note("hi"), sender_node="*", sender_path=echo.path)
         subject = actor_subject(a.name, "n1", echo.path)
-        await _refused_twice(nc, subject, inbox, headers)
+        await _refused_twice(nc, subject, inbox, data)
         assert a.transport.counters["invalid_address"] == 2
         assert await echo.ask(Ping(1), timeout=WAIT) == Pong(2)
 
 
-async def _refused_twice(
-    nc: Client, subject: str, inbox: Inbox, headers: dict[str, str] | None = None
-) -> None:
-    payload = msgspec.msgpack.encode(Note("hi"))
+async def _refused_twice(nc: Client, subject: str, inbox: Inbox, data: bytes | None = None) -> None:
     for _ in range(2):
-        await nc.publish(subject, payload, headers=headers or {"Actor-Type": type_name(Note)})
+        await nc.publish(subject, data or frame_of(Note("hi")))
     items = await inbox.until(lambda items: len(items) >= 2)
     letters = [s.message for s in items if isinstance(s, Seen)]
     assert [letter.reason for letter in letters] == ["invalid_address"] * 2

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 import pytest
 from actors.transport import InvalidAddress, MessageTooLarge, NatsTransport, RefAddress
-from actors.transport._codec import type_name
+from actors.transport._frame import ERROR, parse
 from actors.transport._liveness import Liveness
 from actors.transport._remote import RemoteWatchers
 from actors.transport._wire import Registration, Watch
@@ -39,6 +39,8 @@ from tests.transport.nats_support import (
     Watcher,
     actor_subject,
     bucket,
+    frame_of,
+    framed,
     ghost_ref,
     raw_client,
     server_caught_up,
@@ -58,7 +60,7 @@ async def nc(url: str) -> AsyncIterator[Client]:
 
 class Replier(Actor):
     """Answers every message by telling its sender ``Pong(0)``: it publishes to an
-    address taken from the wire's ``Sender-*`` headers."""
+    address taken from the frame's sender fields."""
 
     async def receive(self, message: Any) -> Any:
         if self.sender is not None:
@@ -181,13 +183,9 @@ async def test_tell_with_5000_character_sender_path_is_dead_letter_never_publish
     async with two_nodes(url) as (a, b):
         replier = await a.spawn(Replier, name="replier")
         letters = await _collect_dead_letters(a)
-        headers = {
-            "Actor-Type": type_name(Note),
-            "Sender-Node": "n2",
-            "Sender-Path": f"{a.name}/" + "x" * 5000,
-        }
+        data = frame_of(Note("hi"), sender_node="n2", sender_path=f"{a.name}/" + "x" * 5000)
         subject = actor_subject(a.name, "n1", replier.path)
-        await nc.publish(subject, msgspec.msgpack.encode(Note("hi")), headers=headers)
+        await nc.publish(subject, data)
         letter = (await letters.first()).message
         assert isinstance(letter, DeadLetter)
         assert (letter.actor, letter.reason) == (replier.path, "invalid_address")
@@ -207,17 +205,11 @@ async def test_wildcard_or_space_in_sender_node_is_dead_letter_never_published(
         spy = await nc.subscribe(f"{PREFIX}.{a.name}.node.>")
         await server_caught_up(nc)
         subject = actor_subject(a.name, "n1", replier.path)
-        headers = {
-            "Actor-Type": type_name(Note),
-            "Sender-Node": sender_node,
-            "Sender-Path": f"{a.name}/someone",
-        }
-        reply = await nc.request(
-            subject, msgspec.msgpack.encode(Note("hi")), timeout=WAIT, headers=headers
-        )
-        assert reply.headers is not None
-        assert reply.headers.get("Actor-Error") == "invalid_address"
-        assert b"Sender-Node" in reply.data
+        data = frame_of(Note("hi"), sender_node=sender_node, sender_path=f"{a.name}/someone")
+        reply = await nc.request(subject, data, timeout=WAIT)
+        kind, flags, _, text = parse(reply.data)
+        assert (kind, flags) == (b"invalid_address", ERROR)
+        assert b"the frame's sender" in bytes(text)
         assert a.transport.counters["invalid_address"] == 1
         # Our own request is the only message on the node's subjects: no Pong was sent.
         await server_caught_up(nc)
@@ -247,9 +239,8 @@ async def test_ref_with_wildcard_node_inside_a_message_is_invalid_address(
         letters = await _collect_dead_letters(a)
         # A Hello carries a ref (``who``): encoded as a RefAddress.
         payload = msgspec.msgpack.encode({"who": [a.name, "*", f"{a.name}/x"], "n": 1})
-        headers = {"Actor-Type": "tests.transport.nats_support:Hello"}
         subject = actor_subject(a.name, "n1", echo.path)
-        await nc.publish(subject, payload, headers=headers)
+        await nc.publish(subject, framed("tests.transport.nats_support:Hello", payload))
         letter = (await letters.first()).message
         assert (letter.actor, letter.reason) == (echo.path, "invalid_address")
         assert a.transport.counters["invalid_address"] == 1
@@ -261,8 +252,7 @@ async def test_answer_holding_a_ref_with_wildcard_node_fails_the_ask(url: str, n
 
         async def answer(msg: Any) -> None:
             ref = RefAddress(a.name, "*", f"{a.name}/x")
-            headers = {"Actor-Type": type_name(RefAddress)}
-            await nc.publish(msg.reply, msgspec.msgpack.encode(ref), headers=headers)
+            await nc.publish(msg.reply, frame_of(ref))
 
         await nc.subscribe(fake, cb=answer)
         await server_caught_up(nc)
