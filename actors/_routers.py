@@ -79,7 +79,7 @@ class _Routees:
         self.pool = pool
         self.system: ActorSystem = pool.system
         self.task_group: asyncio.TaskGroup = pool.task_group
-        self.children: dict[int, ActorCell] | None = {}
+        self.children: dict[ActorCell, ActorCell] | None = {}
         self.closing = False  # the pool is being killed: restart nothing
 
     @property
