@@ -448,6 +448,7 @@ class ActorCell:
                 else:
                     result = await self.toolkit.dispatch(message)
             except (Exception, asyncio.CancelledError) as exc:
+                entry = None  # no envelope in a traceback's frame (see Envelope)
                 if isinstance(exc, asyncio.CancelledError) and cancellation_requested():
                     # stop/kill, or our owner's cancellation: not the actor's failure
                     if sender.__class__ is reply_class:

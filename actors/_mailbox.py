@@ -76,7 +76,7 @@ class MailboxStats(msgspec.Struct, frozen=True):
     waiting_putters: int
 
 
-class Envelope(msgspec.Struct, eq=False):
+class Envelope(msgspec.Struct, eq=False, gc=False):
     """A message together with its sender (an actor ref, an ask's reply handle, or
     None) and the trace context it was sent in (a ``TraceContext`` or None).
 
@@ -85,9 +85,29 @@ class Envelope(msgspec.Struct, eq=False):
     from inside an actor makes one, so it is a struct: built in C, about 60 ns cheaper
     than a class with ``__slots__`` and a Python ``__init__``. ``eq=False``: two
     envelopes are the same entry only if they are the same object (a mailbox removes
-    the entry it found, never an equal one). It stays tracked by the cyclic GC: an
-    envelope can sit in a reference cycle (a crash's traceback keeps the frame that
-    held it, whose ask future holds that exception).
+    the entry it found, never an equal one).
+
+    ``gc=False``: envelopes are not tracked by the cyclic garbage collector. Ten actors
+    telling one queue tens of thousands of them, and every one tracked made the
+    collector run and traverse them all, again and again (a quarter of the CPU of that
+    workload). An untracked object in a garbage cycle is never freed, so no cycle may
+    pass through an envelope. One could only close through something that holds the
+    envelope, reached back from what the envelope holds (its message, its sender: a
+    ref leads to a cell and its mailbox, a reply handle to an asker's future):
+
+    - a mailbox: its cell is reachable from the actor tree until ``finalize``, which
+      empties the queues in place (``_evict_all``), so a queue that holds an envelope
+      is never garbage (a stash goes back into the mailbox before that);
+    - a frame kept by a traceback (a crash while handling, a ``MailboxFull`` raised
+      through ``tell``, a selective receive's predicate raising): every runtime
+      function that holds an envelope drops it before an exception leaves it (the
+      ``except BaseException: ... = None; raise`` clauses), so the frames a traceback
+      keeps hold none;
+    - a suspended frame (the drain loop awaiting a handler): it belongs to a task the
+      cell owns while the system runs; the system's exit ends every task.
+
+    tests/unit/test_envelope_gc.py checks that each of these paths leaves nothing
+    behind once its objects are dropped.
     """
 
     message: Any
@@ -266,15 +286,19 @@ class Mailbox:
         queued) and passes any room it was offered on to the next waiter.
         """
         rare = self._rare
-        if (
-            rare is not None
-            and rare.overflow is Overflow.WAIT
-            and priority != _SYSTEM
-            and not self._closed
-            and (self._is_full() or rare.putters)
-        ):
-            await self._wait_for_room()
-        self._offer(message, priority)
+        try:
+            if (
+                rare is not None
+                and rare.overflow is Overflow.WAIT
+                and priority != _SYSTEM
+                and not self._closed
+                and (self._is_full() or rare.putters)
+            ):
+                await self._wait_for_room()
+            self._offer(message, priority)
+        except BaseException:
+            message = None  # no envelope in a traceback's frame (see Envelope)
+            raise
 
     async def _wait_for_room(self) -> None:
         """Queue up behind earlier putters and return when it is our turn and there is
@@ -318,8 +342,13 @@ class Mailbox:
             size = len(queue) + self._other_count
             if size > self._high_water:
                 self._high_water = size
-        elif not self._offer_guarded(entry, priority):
-            return
+        else:
+            try:
+                if not self._offer_guarded(entry, priority):
+                    return
+            except BaseException:
+                entry = None  # no envelope in a traceback's frame (see Envelope)
+                raise
         if self._getters:
             self._wake_getter(message_of(entry))
         wakeup = self._wakeup
@@ -330,67 +359,75 @@ class Mailbox:
     def _offer_guarded(self, entry: Any, priority: Priority) -> bool:
         """Queue into a closed or bounded mailbox, or at another priority; False if the
         entry was dropped by the overflow policy."""
-        if self._closed:
-            name = type(message_of(entry)).__name__
-            raise MailboxClosed(f"put of `{name}` to a closed mailbox", message_type=name)
-        priority = Priority(priority)
-        maxsize = self.maxsize
-        if (
-            maxsize is not None
-            and priority is not _SYSTEM
-            and len(self) >= maxsize
-            and not self._make_room(entry)
-        ):
-            return False
-        if priority is _NORMAL:
-            queue = self._normal
-            if queue is None:
-                queue = self._normal = deque()
-        else:
-            other = self._other
-            if other is None:
-                other = self._other = [None, None, None, None]
-            queue = other[priority]
-            if queue is None:
-                queue = other[priority] = deque()
-            self._other_count += 1
-        queue.append(entry)
-        size = len(self)
-        if size > self._high_water:
-            self._high_water = size
-        return True
+        try:
+            if self._closed:
+                name = type(message_of(entry)).__name__
+                raise MailboxClosed(f"put of `{name}` to a closed mailbox", message_type=name)
+            priority = Priority(priority)
+            maxsize = self.maxsize
+            if (
+                maxsize is not None
+                and priority is not _SYSTEM
+                and len(self) >= maxsize
+                and not self._make_room(entry)
+            ):
+                return False
+            if priority is _NORMAL:
+                queue = self._normal
+                if queue is None:
+                    queue = self._normal = deque()
+            else:
+                other = self._other
+                if other is None:
+                    other = self._other = [None, None, None, None]
+                queue = other[priority]
+                if queue is None:
+                    queue = other[priority] = deque()
+                self._other_count += 1
+            queue.append(entry)
+            size = len(self)
+            if size > self._high_water:
+                self._high_water = size
+            return True
+        except BaseException:
+            entry = None  # no envelope in a traceback's frame (see Envelope)
+            raise
 
     def _make_room(self, entry: Any) -> bool:
         """Apply the overflow policy to a full mailbox; True if ``entry`` may go in."""
-        rare = self._rare_part()
-        policy = rare.overflow
-        if policy is Overflow.DROP_NEWEST:
-            self._discard(entry, "dropped")
-            return False
-        if policy is Overflow.DROP_OLDEST:
-            system_queue = self._other[_SYSTEM] if self._other is not None else None
-            for queue in reversed(list(self._queues())):
-                if queue and queue is not system_queue:  # signals are never dropped
-                    rare.evicted += 1
-                    self._discard(self._pop_from(queue), "dropped")
-                    return True
-            self._discard(entry, "dropped")  # only signals queued: nothing older to drop
-            return False
-        rare.rejected += 1
-        owner = self._owner
-        if owner is not None:
-            owner._mailbox_discarded(entry, "mailbox_full")
-        name = type(message_of(entry)).__name__
-        path = getattr(owner, "path", None)
-        where = f" of `{path}`" if path else ""
-        hint = ""
-        if policy is Overflow.WAIT:
-            hint = " (`await ref.send(...)` waits for room)" if path else " (`await put` waits)"
-        raise MailboxFull(
-            f"the mailbox{where} is full ({rare.maxsize} messages); `{name}` refused{hint}",
-            actor=path,
-            message_type=name,
-        )
+        try:
+            rare = self._rare_part()
+            policy = rare.overflow
+            if policy is Overflow.DROP_NEWEST:
+                self._discard(entry, "dropped")
+                return False
+            if policy is Overflow.DROP_OLDEST:
+                system_queue = self._other[_SYSTEM] if self._other is not None else None
+                for queue in reversed(list(self._queues())):
+                    if queue and queue is not system_queue:  # signals are never dropped
+                        rare.evicted += 1
+                        self._discard(self._pop_from(queue), "dropped")
+                        return True
+                self._discard(entry, "dropped")  # only signals queued: nothing older to drop
+                return False
+            rare.rejected += 1
+            owner = self._owner
+            if owner is not None:
+                owner._mailbox_discarded(entry, "mailbox_full")
+            name = type(message_of(entry)).__name__
+            path = getattr(owner, "path", None)
+            where = f" of `{path}`" if path else ""
+            hint = ""
+            if policy is Overflow.WAIT:
+                hint = " (`await ref.send(...)` waits for room)" if path else " (`await put` waits)"
+            raise MailboxFull(
+                f"the mailbox{where} is full ({rare.maxsize} messages); `{name}` refused{hint}",
+                actor=path,
+                message_type=name,
+            )
+        except BaseException:
+            entry = None  # no envelope in a traceback's frame (see Envelope)
+            raise
 
     def _discard(self, entry: Any, reason: str) -> None:
         self._rare_part().dropped += 1
@@ -571,13 +608,17 @@ class Mailbox:
             entry = self._pop_next()
         else:
             entry = _NOTHING
-            for queue in self._queues():
-                for index, candidate in enumerate(queue):
-                    if predicate(message_of(candidate)):
-                        entry = self._pop_from(queue, index)
+            try:
+                for queue in self._queues():
+                    for index, candidate in enumerate(queue):
+                        if predicate(message_of(candidate)):
+                            entry = self._pop_from(queue, index)
+                            break
+                    if entry is not _NOTHING:
                         break
-                if entry is not _NOTHING:
-                    break
+            except BaseException:
+                candidate = None  # no envelope in a traceback's frame (see Envelope)
+                raise
         if entry is not _NOTHING and self._guarded:
             self._wake_putter()
         return entry
@@ -601,11 +642,15 @@ class Mailbox:
         if predicate is None:
             return len(self)
         count = 0
-        for entry in self._entries():
-            if count >= enough:
-                break
-            if predicate(message_of(entry)):
-                count += 1
+        try:
+            for entry in self._entries():
+                if count >= enough:
+                    break
+                if predicate(message_of(entry)):
+                    count += 1
+        except BaseException:
+            entry = None  # no envelope in a traceback's frame (see Envelope)
+            raise
         return count
 
     def _wake_putter(self) -> None:
@@ -627,17 +672,30 @@ class Mailbox:
 
     def peek(self, predicate: Predicate | None = None) -> Any:
         """Return the first matching message without removing it, or ``None``."""
-        for entry in self._entries():
-            message = message_of(entry)
-            if predicate is None or predicate(message):
-                return message
+        try:
+            for entry in self._entries():
+                message = message_of(entry)
+                if predicate is None or predicate(message):
+                    return message
+        except BaseException:
+            entry = None  # no envelope in a traceback's frame (see Envelope)
+            raise
         return None
 
     def remove(self, predicate: Predicate) -> list[Any]:
         """Remove every message ``predicate`` accepts and return them, in order."""
         queues = list(self._queues())
         # Judge everything first: a predicate that raises must leave the mailbox as is.
-        verdicts = [[bool(predicate(message_of(entry))) for entry in queue] for queue in queues]
+        verdicts: list[list[bool]] = []
+        try:
+            for queue in queues:
+                verdict: list[bool] = []
+                for entry in queue:
+                    verdict.append(bool(predicate(message_of(entry))))
+                verdicts.append(verdict)
+        except BaseException:
+            entry = None  # no envelope in a traceback's frame (see Envelope)
+            raise
         removed: list[Any] = []
         for queue, verdict in zip(queues, verdicts, strict=True):
             if not any(verdict):
@@ -656,8 +714,12 @@ class Mailbox:
         return self._removed(self._evict_all())
 
     def _evict_all(self) -> list[Any]:
-        """Take every entry out, in order, without delivering them."""
+        """Take every entry out, in order, without delivering them. The queues are
+        emptied in place: one a traceback's frame still holds keeps no envelope (see
+        Envelope)."""
         entries = list(self._entries())
+        for queue in self._queues():
+            queue.clear()
         self._normal = None
         self._other = None
         self._other_count = 0
