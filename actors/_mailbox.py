@@ -203,8 +203,14 @@ class Mailbox:
     # - A getter is in ``_getters`` while it sleeps and no longer once woken: a put wakes
     #   at most one getter, and only one whose predicate accepts the message.
     # - ``_rare`` is None while the mailbox is unbounded and nothing was ever evicted;
-    #   a bounded mailbox has it from the start, so ``_guarded`` (bounded or closed)
-    #   tells the hot paths whether there can be putters at all.
+    #   a bounded mailbox has it from the start, so ``_guarded`` (bounded, closed, or
+    #   a getter waiting) tells the hot paths whether there can be putters at all.
+    # - The high-water mark is ``max(_high_water, len(self))``: a put may leave the
+    #   mark to be noted by whatever next shrinks the mailbox (``_note_size``, and the
+    #   drain loop before each pop): the largest size is always the size just before
+    #   some shrink, or the size now. So ``tell``'s hot path does not touch it.
+    # - ``_guarded`` is True exactly when the mailbox is bounded or closed or
+    #   ``_getters`` is non-empty (``_reguard`` after a getter leaves).
     # - ``_rare.putters`` holds the ``put`` calls waiting for room, oldest first; each
     #   stays in it until its put returns, and only the head is ever woken.
 
@@ -220,7 +226,8 @@ class Mailbox:
         self._rare = None if maxsize is None else _Rare(maxsize, overflow)
         self._getters: list[_Getter] | None = None  # made by the first waiting get
         self._closed = False
-        # True when a put needs the guarded path: the mailbox is bounded or closed.
+        # True when a put needs the guarded path: the mailbox is bounded or closed, or
+        # a getter waits (one flag for the hot path to test; see ``_reguard``).
         self._guarded = maxsize is not None
         self._owner: MailboxOwner | None = None
         self._wakeup: MailboxOwner | None = None
@@ -332,7 +339,8 @@ class Mailbox:
         """Queue an entry (message or Envelope), applying the overflow policy.
 
         Every tell goes through here. The common case (NORMAL priority into an open,
-        unbounded mailbox) costs one flag test; the rest is in ``_offer_guarded``.
+        unbounded mailbox, no getter waiting) costs one flag test; the rest is in
+        ``_offer_guarded``.
         """
         if priority is _NORMAL and not self._guarded:
             queue = self._normal
@@ -349,8 +357,8 @@ class Mailbox:
             except BaseException:
                 entry = None  # no envelope in a traceback's frame (see Envelope)
                 raise
-        if self._getters:
-            self._wake_getter(message_of(entry))
+            if self._getters:
+                self._wake_getter(message_of(entry))
         wakeup = self._wakeup
         if wakeup is not None:
             self._wakeup = None
@@ -532,6 +540,7 @@ class Mailbox:
         if self._getters is None:
             self._getters = []
         self._getters.append(getter)
+        self._guarded = True
         try:
             await future
         except BaseException:
@@ -539,6 +548,7 @@ class Mailbox:
                 self._rewake()
             elif self._getters is not None and getter in self._getters:
                 self._getters.remove(getter)
+                self._reguard()
             raise
 
     def _wake_getter(self, message: Any) -> None:
@@ -557,13 +567,19 @@ class Mailbox:
                 # The predicate is the getter's code: its error belongs to the getter,
                 # never to the sender that happened to trigger it.
                 del getters[index]
+                self._reguard()
                 getter.future.set_exception(exc)
                 self._wake_getter(message)
                 return
             if accepted:
                 del getters[index]
+                self._reguard()
                 getter.future.set_result(None)
                 return
+
+    def _reguard(self) -> None:
+        """A getter left the table: the hot path may skip the guarded one again."""
+        self._guarded = self._closed or self.maxsize is not None or bool(self._getters)
 
     def _rewake(self) -> None:
         for entry in list(self._entries()):
@@ -592,7 +608,15 @@ class Mailbox:
         for queue in self._queues():
             yield from queue
 
+    def _note_size(self) -> None:
+        """Note the size for the high-water mark before the mailbox shrinks (see
+        ``_high_water``)."""
+        size = len(self)
+        if size > self._high_water:
+            self._high_water = size
+
     def _pop_from(self, queue: deque[Any], index: int = 0) -> Any:
+        self._note_size()
         if index == 0:
             entry = queue.popleft()
         else:
@@ -634,6 +658,7 @@ class Mailbox:
                     return self._pop_from(queue)
         normal = self._normal
         if normal:
+            self._note_size()
             return normal.popleft()
         return _NOTHING
 
@@ -697,6 +722,7 @@ class Mailbox:
             entry = None  # no envelope in a traceback's frame (see Envelope)
             raise
         removed: list[Any] = []
+        self._note_size()
         for queue, verdict in zip(queues, verdicts, strict=True):
             if not any(verdict):
                 continue
@@ -717,6 +743,7 @@ class Mailbox:
         """Take every entry out, in order, without delivering them. The queues are
         emptied in place: one a traceback's frame still holds keeps no envelope (see
         Envelope)."""
+        self._note_size()
         entries = list(self._entries())
         for queue in self._queues():
             queue.clear()
@@ -742,7 +769,7 @@ class Mailbox:
         return MailboxStats(
             size=len(self),
             maxsize=rare.maxsize,
-            high_water=self._high_water,
+            high_water=max(self._high_water, len(self)),
             put=self._got + len(self) + rare.evicted,
             got=self._got,
             dropped=rare.dropped,

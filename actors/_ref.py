@@ -161,15 +161,12 @@ class ActorRef(Generic[M]):
             if context is not None:
                 message = Envelope(message, None, context)  # type: ignore[assignment]
         mailbox = self._mailbox
-        if priority is _NORMAL and not mailbox._guarded and not mailbox._getters:
+        if priority is _NORMAL and not mailbox._guarded:
             # Mailbox._offer's common case, inline: the method call is a fifth of a tell.
             queue = mailbox._normal
             if queue is None:
                 queue = mailbox._normal = deque()
-            queue.append(message)
-            size = len(queue) + mailbox._other_count
-            if size > mailbox._high_water:
-                mailbox._high_water = size
+            queue.append(message)  # the high-water mark is noted by the drain loop
             wakeup = mailbox._wakeup
             if wakeup is not None:
                 mailbox._wakeup = None
