@@ -66,10 +66,11 @@ STARTING, RUNNING, STOPPING, SUSPENDED, STOPPED = CellState
 
 # The fairness budget: a busy actor cannot starve the others. Every THROUGHPUT messages
 # (Akka's dispatcher "throughput") its drain task looks at the clock, and yields to the
-# event loop once TURN seconds have passed since its first look of the turn. Cheap
-# handlers so run a few hundred messages per turn instead of 64 (a yield costs a few
-# microseconds: per 64 messages of a trivial handler, a tenth of the time), a slow one
-# still yields every 128 at most, and a short activation (an ask) reads no clock.
+# event loop once its turn has lasted TURN seconds. Cheap handlers so run a few hundred
+# messages per turn instead of 64 (a yield costs a few microseconds: per 64 messages
+# of a trivial handler, a tenth of the time) and a slow one still yields every 64. The
+# first turn of an activation is timed from its first look, so a short activation (an
+# ask) reads no clock: it may run 128 slow messages before its first yield.
 THROUGHPUT = 64
 TURN = 0.0001
 _clock = time.perf_counter
@@ -505,7 +506,7 @@ class ActorCell:
                     turn_started = now
                 elif now - turn_started >= TURN:
                     await asyncio.sleep(0)
-                    turn_started = 0.0
+                    turn_started = _clock()  # a flood goes on: time its turns from the start
                 block_started = latency.start()
         latency.stop(block_started, THROUGHPUT - budget)
         self.system._handled += mailbox._got - got_before
