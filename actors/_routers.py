@@ -212,5 +212,6 @@ class Pool(Actor):
         except MailboxClosed:
             routee.undeliverable(entry, "stopped")
         except MailboxFull as error:  # already a dead letter; an asker learns why
+            entry = None  # the error's traceback keeps this frame (see Envelope)
             if sender.__class__ is Reply:
                 sender.fail(error)
