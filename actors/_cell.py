@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import time
 import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -63,9 +64,16 @@ class CellState(enum.IntEnum):
 # Module names for the hot paths (a global read, not an attribute lookup per message).
 STARTING, RUNNING, STOPPING, SUSPENDED, STOPPED = CellState
 
-# Messages one drain task handles before yielding to the event loop, so a busy actor
-# cannot starve the others (Akka's dispatcher "throughput").
+# The fairness budget: a busy actor cannot starve the others. Every THROUGHPUT messages
+# (Akka's dispatcher "throughput") its drain task looks at the clock, and yields to the
+# event loop once its turn has lasted TURN seconds. Cheap handlers so run a few hundred
+# messages per turn instead of 64 (a yield costs a few microseconds: per 64 messages
+# of a trivial handler, a tenth of the time) and a slow one still yields every 64. The
+# first turn of an activation is timed from its first look, so a short activation (an
+# ask) reads no clock: it may run 128 slow messages before its first yield.
 THROUGHPUT = 64
+TURN = 0.0001
+_clock = time.perf_counter
 
 DEFAULT_SHUTDOWN = 5.0
 
@@ -86,7 +94,7 @@ def describe(reason: Reason) -> str:
     return str(reason)
 
 
-async def stop_children(children: dict[int, ActorCell]) -> None:
+async def stop_children(children: dict[ActorCell, ActorCell]) -> None:
     """Stop every child, newest first, each within its shutdown time; children that
     appear meanwhile are stopped too."""
     while children:
@@ -94,7 +102,7 @@ async def stop_children(children: dict[int, ActorCell]) -> None:
         # ``reversed(children)`` quadratic.
         for child in reversed(list(children.values())):
             await child.stop(ExitReason.SHUTDOWN)
-            children.pop(id(child), None)
+            children.pop(child, None)
 
 
 class Watcher(Protocol):
@@ -112,31 +120,57 @@ class Parent(Protocol):
 
     system: ActorSystem
     task_group: asyncio.TaskGroup
-    children: dict[int, ActorCell] | None
+    children: dict[ActorCell, ActorCell] | None
 
     def child_exited(self, child: ActorCell, reason: Reason) -> None:
         """An incarnation of ``child`` ended; ``child.finalize(reason)`` it (or, for a
         supervisor, decide whether to restart it instead)."""
 
 
-class ActorCell:
-    """One actor slot. Internal; user code sees ``ActorRef`` and ``Actor``."""
+class _Rare:
+    """The parts of a cell most actors never use: children, watches, a registered name,
+    the factory a supervisor keeps, a shutdown time other than the default, the waiters
+    of ``stop()``. Made on first use, so an idle actor's cell stays small (an idle
+    actor's memory is a goal: DESIGN.md's performance section)."""
 
     __slots__ = (
-        "__weakref__",
-        "actor",
         "children",
         "claimed",
         "exit_waiters",
         "factory",
+        "registered",
+        "shutdown",
+        "watchers",
+        "watching",
+    )
+
+    def __init__(self) -> None:
+        self.children: dict[ActorCell, ActorCell] | None = None
+        self.claimed = False  # registered cluster-wide through the transport
+        self.exit_waiters: list[asyncio.Future[None]] | None = None
+        self.factory: Callable[[], Actor] | None = None
+        self.registered = False
+        self.shutdown: float | None = DEFAULT_SHUTDOWN
+        # Ordered sets (dicts with None values): O(1) add and remove, so stopping N
+        # watchers or subscribers of one actor costs O(N), and Terminated goes out in
+        # the order the watches were made.
+        self.watchers: dict[Watcher, None] | None = None
+        self.watching: dict[ActorCell, None] | None = None
+
+
+class ActorCell:
+    """One actor slot. Internal; user code sees ``ActorRef`` and ``Actor``."""
+
+    __slots__ = (
+        "__weakref__",  # a transport exports cells by name in a WeakValueDictionary
+        "_name",
+        "actor",
         "mailbox",
         "message",
-        "name",
         "parent",
+        "rare",
         "ref",
-        "registered",
         "sender",
-        "shutdown",
         "state",
         "stop_reason",
         "system",
@@ -144,8 +178,6 @@ class ActorCell:
         "task_group",
         "toolkit",
         "trace",
-        "watchers",
-        "watching",
     )
 
     # Invariants:
@@ -155,41 +187,32 @@ class ActorCell:
     #   (``task`` None, or parked): the next queued message then calls
     #   ``_mailbox_ready`` to wake the parked task or start a drain task.
     # - ``children`` is in spawn order; children stop newest first, before their parent.
+    # - ``rare`` is None until one of its parts is first set (see _Rare).
+    # - ``_name`` is the name, or the number of an unnamed actor, whose name
+    #   ``<class>-<n>`` is only formatted when read (most never are).
 
     def __init__(
         self,
         system: ActorSystem,
         parent: Parent,
-        name: str,
+        name: str | int,
         mailbox: Mailbox,
-        *,
-        registered: bool,
     ) -> None:
         self.system = system
         self.parent = parent
         self.task_group = parent.task_group
-        self.name = name
-        self.registered = registered
-        self.claimed = False  # registered cluster-wide through the transport
+        self._name = name
+        self.rare: _Rare | None = None
         self.mailbox = mailbox
         mailbox._owner = self
         self.ref = ActorRef(self)
         self.state = STARTING
         self.task: asyncio.Task[None] | None = None
         self.actor: Actor = None  # type: ignore[assignment]  # set right after by the spawner
-        self.factory: Callable[[], Actor] | None = None
         self.sender: Any = None
         self.trace: Any = None  # the current message's TraceContext (see _trace)
         self.message: Any = None  # the message being handled (for log lines)
         self.stop_reason: Reason = ExitReason.NORMAL
-        self.shutdown: float | None = DEFAULT_SHUTDOWN
-        self.children: dict[int, ActorCell] | None = None
-        # Ordered sets (dicts with None values): O(1) add and remove, so stopping N
-        # watchers or subscribers of one actor costs O(N), and Terminated goes out in
-        # the order the watches were made.
-        self.watchers: dict[Watcher, None] | None = None
-        self.watching: dict[ActorCell, None] | None = None
-        self.exit_waiters: list[asyncio.Future[None]] | None = None
         # Set once the actor uses timers, stash, behaviours or a receive timeout (see
         # _toolkit); its dispatcher is then the entry point in place of ``receive``.
         self.toolkit: Toolkit | None = None
@@ -201,8 +224,72 @@ class ActorCell:
         return self.actor.receive(message) if toolkit is None else toolkit.dispatch(message)
 
     @property
+    def name(self) -> str:
+        name = self._name
+        if name.__class__ is int:
+            return f"{type(self.actor).__name__.lower()}-{name}"
+        return name  # type: ignore[return-value]
+
+    @property
     def path(self) -> str:
         return f"{self.parent.path}/{self.name}"
+
+    # The rarely used parts (see _Rare), read as attributes.
+
+    def rare_part(self) -> _Rare:
+        rare = self.rare
+        if rare is None:
+            rare = self.rare = _Rare()
+        return rare
+
+    @property
+    def children(self) -> dict[ActorCell, ActorCell] | None:
+        """The children, in spawn order (a dict of each to itself: O(1) removal)."""
+        rare = self.rare
+        return None if rare is None else rare.children
+
+    @children.setter
+    def children(self, children: dict[ActorCell, ActorCell] | None) -> None:
+        self.rare_part().children = children
+
+    @property
+    def registered(self) -> bool:
+        rare = self.rare
+        return rare is not None and rare.registered
+
+    @property
+    def claimed(self) -> bool:
+        rare = self.rare
+        return rare is not None and rare.claimed
+
+    @property
+    def factory(self) -> Callable[[], Actor] | None:
+        rare = self.rare
+        return None if rare is None else rare.factory
+
+    @factory.setter
+    def factory(self, factory: Callable[[], Actor] | None) -> None:
+        self.rare_part().factory = factory
+
+    @property
+    def shutdown(self) -> float | None:
+        """Seconds ``stop()`` waits before cancelling (None: no limit)."""
+        rare = self.rare
+        return DEFAULT_SHUTDOWN if rare is None else rare.shutdown
+
+    @shutdown.setter
+    def shutdown(self, seconds: float | None) -> None:
+        self.rare_part().shutdown = seconds
+
+    @property
+    def watchers(self) -> dict[Watcher, None] | None:
+        rare = self.rare
+        return None if rare is None else rare.watchers
+
+    @property
+    def watching(self) -> dict[ActorCell, None] | None:
+        rare = self.rare
+        return None if rare is None else rare.watching
 
     def __repr__(self) -> str:
         return f"<ActorCell {self.path} state={self.state.name}>"
@@ -254,7 +341,7 @@ class ActorCell:
             error = ActorCrashed(f"`{self.path}` failed to start: {exc}", actor=self.path)
             error.__cause__ = exc
             raise error from exc
-        self.claimed = True
+        self.rare_part().claimed = True
 
     def _became_running(self) -> None:
         self.state = RUNNING
@@ -315,16 +402,27 @@ class ActorCell:
         reply_class = Reply
         envelope_class = Envelope
         budget = THROUGHPUT
+        turn_started = 0.0  # the clock at the turn's first look (0.0: not looked yet)
         got_before = mailbox._got
         latency = self.system._handle_latency  # timed per block of messages, sampled
         spans = self.system._spans  # OpenTelemetry, when enabled (actors.observer._tracing)
         block_started = latency.start()
-        while self.state == RUNNING:
+        # The mailbox's high-water mark is noted here, before each pop (``tell`` leaves
+        # it to us, see Mailbox); ``high_water`` is a copy that may lag, never lead.
+        high_water = mailbox._high_water
+        while self.state is RUNNING:
             if mailbox._other_count:
                 entry = mailbox._pop_next()
             else:
                 queue = mailbox._normal
-                entry = queue.popleft() if queue else _NOTHING
+                if queue:
+                    size = len(queue)
+                    if size > high_water:
+                        mailbox._note_size()
+                        high_water = mailbox._high_water
+                    entry = queue.popleft()
+                else:
+                    entry = _NOTHING
             if entry is _NOTHING:
                 latency.stop(block_started, THROUGHPUT - budget)
                 self.sender = self.trace = self.message = None
@@ -348,10 +446,11 @@ class ActorCell:
                     return None  # released: the cell is idle and no longer ours
                 got_before = mailbox._got
                 budget = THROUGHPUT
+                turn_started = 0.0
                 block_started = latency.start()
                 continue
             mailbox._got += 1
-            if mailbox._putters:
+            if mailbox._guarded:  # bounded, say: a put may be waiting for this room
                 mailbox._wake_putter()
             if entry.__class__ is envelope_class:
                 message = self.message = entry.message
@@ -369,6 +468,7 @@ class ActorCell:
                 else:
                     result = await self.toolkit.dispatch(message)
             except (Exception, asyncio.CancelledError) as exc:
+                entry = None  # no envelope in a traceback's frame (see Envelope)
                 if isinstance(exc, asyncio.CancelledError) and cancellation_requested():
                     # stop/kill, or our owner's cancellation: not the actor's failure
                     if sender.__class__ is reply_class:
@@ -401,7 +501,12 @@ class ActorCell:
             if not budget:
                 latency.stop(block_started, THROUGHPUT)
                 budget = THROUGHPUT
-                await asyncio.sleep(0)
+                now = _clock()
+                if not turn_started:
+                    turn_started = now
+                elif now - turn_started >= TURN:
+                    await asyncio.sleep(0)
+                    turn_started = _clock()  # a flood goes on: time its turns from the start
                 block_started = latency.start()
         latency.stop(block_started, THROUGHPUT - budget)
         self.system._handled += mailbox._got - got_before
@@ -478,9 +583,7 @@ class ActorCell:
             self.request_stop(reason)  # nothing to wait for: ends synchronously
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if self.exit_waiters is None:
-            self.exit_waiters = []
-        self.exit_waiters.append(waiter)
+        self._add_exit_waiter(waiter)
         if timeout is None:
             timeout = self.shutdown
         if timeout is not None and timeout <= 0:
@@ -549,9 +652,7 @@ class ActorCell:
                 await self.mailbox.put(DRAIN, Priority.LOW)
                 while self.state != STOPPED and self.mailbox.peek(_is_drain) is not None:
                     waiter: asyncio.Future[None] = loop.create_future()
-                    if self.exit_waiters is None:
-                        self.exit_waiters = []
-                    self.exit_waiters.append(waiter)
+                    self._add_exit_waiter(waiter)
                     await asyncio.shield(waiter)
         except TimeoutError:
             await self.stop(ExitReason.SHUTDOWN, 0)
@@ -566,9 +667,18 @@ class ActorCell:
         self._release_exit_waiters()
         self.parent.child_exited(self, reason)
 
+    def _add_exit_waiter(self, waiter: asyncio.Future[None]) -> None:
+        rare = self.rare_part()
+        if rare.exit_waiters is None:
+            rare.exit_waiters = []
+        rare.exit_waiters.append(waiter)
+
     def _release_exit_waiters(self) -> None:
         """Wake whoever awaits ``stop()``: the incarnation (or the slot) has ended."""
-        waiters, self.exit_waiters = self.exit_waiters, None
+        rare = self.rare
+        if rare is None:
+            return
+        waiters, rare.exit_waiters = rare.exit_waiters, None
         for waiter in waiters or ():
             if not waiter.done():
                 waiter.set_result(None)
@@ -591,16 +701,19 @@ class ActorCell:
             self.undeliverable(entry, DeadLetterReason.STOPPED)
         siblings = self.parent.children
         if siblings is not None:
-            siblings.pop(id(self), None)
+            siblings.pop(self, None)
         system = self.system
-        if self.registered:
-            system._unregister(self.name, self)
-            if self.claimed and system._transport is not None:
-                system._transport.unregister(self.name, self)
-        for target in self.watching or ():
-            target.remove_watcher(self)
-        self.watching = None
-        watchers, self.watchers = self.watchers, None
+        rare = self.rare
+        watchers = None
+        if rare is not None:
+            if rare.registered:
+                system._unregister(self.name, self)
+                if rare.claimed and system._transport is not None:
+                    system._transport.unregister(self.name, self)
+            for target in rare.watching or ():
+                target.remove_watcher(self)
+            rare.watching = None
+            watchers, rare.watchers = rare.watchers, None
         if watchers:
             terminated = Terminated(self.ref, describe(reason))
             for watcher in watchers:
@@ -677,25 +790,29 @@ class ActorCell:
             self.deliver(Terminated(target.ref, ExitReason.NOPROC), Priority.SYSTEM)
             return
         if target.add_watcher(self):
-            if self.watching is None:
-                self.watching = {}
-            self.watching[target] = None
+            rare = self.rare_part()
+            if rare.watching is None:
+                rare.watching = {}
+            rare.watching[target] = None
 
     def unwatch(self, target: ActorCell) -> None:
         target.remove_watcher(self)
-        if self.watching is not None:
-            self.watching.pop(target, None)
+        watching = self.watching
+        if watching is not None:
+            watching.pop(target, None)
 
     def add_watcher(self, watcher: Watcher) -> bool:
         """Have ``watcher`` told (``deliver(Terminated)``) when this slot ends; False
         if it already was."""
-        if self.watchers is None:
-            self.watchers = {}
-        elif watcher in self.watchers:
+        rare = self.rare_part()
+        if rare.watchers is None:
+            rare.watchers = {}
+        elif watcher in rare.watchers:
             return False
-        self.watchers[watcher] = None
+        rare.watchers[watcher] = None
         return True
 
     def remove_watcher(self, watcher: Watcher) -> None:
-        if self.watchers is not None:
-            self.watchers.pop(watcher, None)
+        watchers = self.watchers
+        if watchers is not None:
+            watchers.pop(watcher, None)

@@ -76,7 +76,7 @@ class MailboxStats(msgspec.Struct, frozen=True):
     waiting_putters: int
 
 
-class Envelope(msgspec.Struct, eq=False):
+class Envelope(msgspec.Struct, eq=False, gc=False):
     """A message together with its sender (an actor ref, an ask's reply handle, or
     None) and the trace context it was sent in (a ``TraceContext`` or None).
 
@@ -85,9 +85,29 @@ class Envelope(msgspec.Struct, eq=False):
     from inside an actor makes one, so it is a struct: built in C, about 60 ns cheaper
     than a class with ``__slots__`` and a Python ``__init__``. ``eq=False``: two
     envelopes are the same entry only if they are the same object (a mailbox removes
-    the entry it found, never an equal one). It stays tracked by the cyclic GC: an
-    envelope can sit in a reference cycle (a crash's traceback keeps the frame that
-    held it, whose ask future holds that exception).
+    the entry it found, never an equal one).
+
+    ``gc=False``: envelopes are not tracked by the cyclic garbage collector. Ten actors
+    telling one queue tens of thousands of them, and every one tracked made the
+    collector run and traverse them all, again and again (a quarter of the CPU of that
+    workload). An untracked object in a garbage cycle is never freed, so no cycle may
+    pass through an envelope. One could only close through something that holds the
+    envelope, reached back from what the envelope holds (its message, its sender: a
+    ref leads to a cell and its mailbox, a reply handle to an asker's future):
+
+    - a mailbox: its cell is reachable from the actor tree until ``finalize``, which
+      empties the queues in place (``_evict_all``), so a queue that holds an envelope
+      is never garbage (a stash goes back into the mailbox before that);
+    - a frame kept by a traceback (a crash while handling, a ``MailboxFull`` raised
+      through ``tell``, a selective receive's predicate raising): every runtime
+      function that holds an envelope drops it before an exception leaves it (the
+      ``except BaseException: ... = None; raise`` clauses), so the frames a traceback
+      keeps hold none;
+    - a suspended frame (the drain loop awaiting a handler): it belongs to a task the
+      cell owns while the system runs; the system's exit ends every task.
+
+    tests/unit/test_envelope_gc.py checks that each of these paths leaves nothing
+    behind once its objects are dropped.
     """
 
     message: Any
@@ -119,6 +139,23 @@ class _Putter:
         self.future: asyncio.Future[None] | None = None
 
 
+class _Rare:
+    """The part of a mailbox most never use: the bound and its policy, the putters
+    waiting for room, and the counters of messages that left without a get.
+
+    Made for a bounded mailbox, or by its first eviction: an idle actor's unbounded
+    mailbox does without it (40 bytes less per actor).
+    """
+
+    __slots__ = ("dropped", "evicted", "maxsize", "overflow", "putters", "rejected")
+
+    def __init__(self, maxsize: int | None, overflow: Overflow) -> None:
+        self.maxsize = maxsize
+        self.overflow = overflow
+        self.putters: deque[_Putter] | None = None
+        self.dropped = self.rejected = self.evicted = 0
+
+
 class _Getter:
     __slots__ = ("future", "predicate")
 
@@ -146,22 +183,16 @@ class Mailbox:
     """
 
     __slots__ = (
-        "__weakref__",
         "_closed",
-        "_dropped",
-        "_evicted",
         "_getters",
         "_got",
         "_guarded",
         "_high_water",
-        "_maxsize",
         "_normal",
         "_other",
         "_other_count",
-        "_overflow",
         "_owner",
-        "_putters",
-        "_rejected",
+        "_rare",
         "_wakeup",
     )
 
@@ -171,8 +202,17 @@ class Mailbox:
     # - Empty deques may be released (set to None) to keep idle mailboxes small.
     # - A getter is in ``_getters`` while it sleeps and no longer once woken: a put wakes
     #   at most one getter, and only one whose predicate accepts the message.
-    # - ``_putters`` holds the ``put`` calls waiting for room, oldest first; each stays
-    #   in it until its put returns, and only the head is ever woken.
+    # - ``_rare`` is None while the mailbox is unbounded and nothing was ever evicted;
+    #   a bounded mailbox has it from the start, so ``_guarded`` (bounded, closed, or
+    #   a getter waiting) tells the hot paths whether there can be putters at all.
+    # - The high-water mark is ``max(_high_water, len(self))``: a put may leave the
+    #   mark to be noted by whatever next shrinks the mailbox (``_note_size``, and the
+    #   drain loop before each pop): the largest size is always the size just before
+    #   some shrink, or the size now. So ``tell``'s hot path does not touch it.
+    # - ``_guarded`` is True exactly when the mailbox is bounded or closed or
+    #   ``_getters`` is non-empty (``_reguard`` after a getter leaves).
+    # - ``_rare.putters`` holds the ``put`` calls waiting for room, oldest first; each
+    #   stays in it until its put returns, and only the head is ever woken.
 
     def __init__(self, maxsize: int | None = None, overflow: Overflow = Overflow.WAIT) -> None:
         if maxsize is not None and (not isinstance(maxsize, int) or maxsize < 1):
@@ -182,24 +222,25 @@ class Mailbox:
         self._normal: deque[Any] | None = None
         self._other: list[deque[Any] | None] | None = None
         self._other_count = 0
-        self._maxsize = maxsize
-        self._overflow = overflow
+        # An unbounded mailbox keeps no policy: with nothing to overflow, WAIT is moot.
+        self._rare = None if maxsize is None else _Rare(maxsize, overflow)
         self._getters: list[_Getter] | None = None  # made by the first waiting get
-        self._putters: deque[_Putter] | None = None
         self._closed = False
-        # True when a put needs the guarded path: the mailbox is bounded or closed.
+        # True when a put needs the guarded path: the mailbox is bounded or closed, or
+        # a getter waits (one flag for the hot path to test; see ``_reguard``).
         self._guarded = maxsize is not None
         self._owner: MailboxOwner | None = None
         self._wakeup: MailboxOwner | None = None
         # put (accepted) is not counted on the hot path: it is got + queued + evicted,
         # where evicted counts entries that left without a get (drop-oldest, remove,
         # clear, an actor's leftovers when it stops).
-        self._got = self._evicted = self._dropped = self._rejected = self._high_water = 0
+        self._got = self._high_water = 0
 
     def __repr__(self) -> str:
-        bound = "unbounded" if self._maxsize is None else f"maxsize={self._maxsize}"
+        maxsize = self.maxsize
+        bound = "unbounded" if maxsize is None else f"maxsize={maxsize}"
         state = " closed" if self._closed else ""
-        return f"<Mailbox size={len(self)} {bound} {self._overflow.name}{state}>"
+        return f"<Mailbox size={len(self)} {bound} {self.overflow.name}{state}>"
 
     def __len__(self) -> int:
         normal = self._normal
@@ -207,11 +248,26 @@ class Mailbox:
 
     @property
     def maxsize(self) -> int | None:
-        return self._maxsize
+        rare = self._rare
+        return None if rare is None else rare.maxsize
 
     @property
     def overflow(self) -> Overflow:
-        return self._overflow
+        rare = self._rare
+        return Overflow.WAIT if rare is None else rare.overflow
+
+    def _rare_part(self) -> _Rare:
+        """The rarely used part, made on first need (an eviction from an unbounded
+        mailbox)."""
+        rare = self._rare
+        if rare is None:
+            rare = self._rare = _Rare(None, Overflow.WAIT)
+        return rare
+
+    def _putters(self) -> deque[_Putter] | None:
+        """The puts waiting for room (only a bounded mailbox has any)."""
+        rare = self._rare
+        return None if rare is None else rare.putters
 
     @property
     def closed(self) -> bool:
@@ -236,14 +292,20 @@ class Mailbox:
         Cancellation while waiting leaves the mailbox unchanged (the message was never
         queued) and passes any room it was offered on to the next waiter.
         """
-        if (
-            self._overflow is Overflow.WAIT
-            and priority != _SYSTEM
-            and not self._closed
-            and (self._is_full() or self._putters)
-        ):
-            await self._wait_for_room()
-        self._offer(message, priority)
+        rare = self._rare
+        try:
+            if (
+                rare is not None
+                and rare.overflow is Overflow.WAIT
+                and priority != _SYSTEM
+                and not self._closed
+                and (self._is_full() or rare.putters)
+            ):
+                await self._wait_for_room()
+            self._offer(message, priority)
+        except BaseException:
+            message = None  # no envelope in a traceback's frame (see Envelope)
+            raise
 
     async def _wait_for_room(self) -> None:
         """Queue up behind earlier putters and return when it is our turn and there is
@@ -253,9 +315,10 @@ class Mailbox:
         it is reserved: only the head is woken, and a woken head that finds the room
         refilled (a SYSTEM message ignores the bound) simply waits again, still first.
         """
-        putters = self._putters
+        rare = self._rare_part()
+        putters = rare.putters
         if putters is None:
-            putters = self._putters = deque()
+            putters = rare.putters = deque()
         putter = _Putter()
         putters.append(putter)
         loop = asyncio.get_running_loop()
@@ -269,13 +332,15 @@ class Mailbox:
                 self._wake_putter()
 
     def _is_full(self) -> bool:
-        return self._maxsize is not None and len(self) >= self._maxsize
+        maxsize = self.maxsize
+        return maxsize is not None and len(self) >= maxsize
 
     def _offer(self, entry: Any, priority: Priority = _NORMAL) -> None:
         """Queue an entry (message or Envelope), applying the overflow policy.
 
         Every tell goes through here. The common case (NORMAL priority into an open,
-        unbounded mailbox) costs one flag test; the rest is in ``_offer_guarded``.
+        unbounded mailbox, no getter waiting) costs one flag test; the rest is in
+        ``_offer_guarded``.
         """
         if priority is _NORMAL and not self._guarded:
             queue = self._normal
@@ -285,10 +350,15 @@ class Mailbox:
             size = len(queue) + self._other_count
             if size > self._high_water:
                 self._high_water = size
-        elif not self._offer_guarded(entry, priority):
-            return
-        if self._getters:
-            self._wake_getter(message_of(entry))
+        else:
+            try:
+                if not self._offer_guarded(entry, priority):
+                    return
+            except BaseException:
+                entry = None  # no envelope in a traceback's frame (see Envelope)
+                raise
+            if self._getters:
+                self._wake_getter(message_of(entry))
         wakeup = self._wakeup
         if wakeup is not None:
             self._wakeup = None
@@ -297,69 +367,78 @@ class Mailbox:
     def _offer_guarded(self, entry: Any, priority: Priority) -> bool:
         """Queue into a closed or bounded mailbox, or at another priority; False if the
         entry was dropped by the overflow policy."""
-        if self._closed:
-            name = type(message_of(entry)).__name__
-            raise MailboxClosed(f"put of `{name}` to a closed mailbox", message_type=name)
-        priority = Priority(priority)
-        maxsize = self._maxsize
-        if (
-            maxsize is not None
-            and priority is not _SYSTEM
-            and len(self) >= maxsize
-            and not self._make_room(entry)
-        ):
-            return False
-        if priority is _NORMAL:
-            queue = self._normal
-            if queue is None:
-                queue = self._normal = deque()
-        else:
-            other = self._other
-            if other is None:
-                other = self._other = [None, None, None, None]
-            queue = other[priority]
-            if queue is None:
-                queue = other[priority] = deque()
-            self._other_count += 1
-        queue.append(entry)
-        size = len(self)
-        if size > self._high_water:
-            self._high_water = size
-        return True
+        try:
+            if self._closed:
+                name = type(message_of(entry)).__name__
+                raise MailboxClosed(f"put of `{name}` to a closed mailbox", message_type=name)
+            priority = Priority(priority)
+            maxsize = self.maxsize
+            if (
+                maxsize is not None
+                and priority is not _SYSTEM
+                and len(self) >= maxsize
+                and not self._make_room(entry)
+            ):
+                return False
+            if priority is _NORMAL:
+                queue = self._normal
+                if queue is None:
+                    queue = self._normal = deque()
+            else:
+                other = self._other
+                if other is None:
+                    other = self._other = [None, None, None, None]
+                queue = other[priority]
+                if queue is None:
+                    queue = other[priority] = deque()
+                self._other_count += 1
+            queue.append(entry)
+            size = len(self)
+            if size > self._high_water:
+                self._high_water = size
+            return True
+        except BaseException:
+            entry = None  # no envelope in a traceback's frame (see Envelope)
+            raise
 
     def _make_room(self, entry: Any) -> bool:
         """Apply the overflow policy to a full mailbox; True if ``entry`` may go in."""
-        policy = self._overflow
-        if policy is Overflow.DROP_NEWEST:
-            self._discard(entry, "dropped")
-            return False
-        if policy is Overflow.DROP_OLDEST:
-            system_queue = self._other[_SYSTEM] if self._other is not None else None
-            for queue in reversed(list(self._queues())):
-                if queue and queue is not system_queue:  # signals are never dropped
-                    self._evicted += 1
-                    self._discard(self._pop_from(queue), "dropped")
-                    return True
-            self._discard(entry, "dropped")  # only signals queued: nothing older to drop
-            return False
-        self._rejected += 1
-        owner = self._owner
-        if owner is not None:
-            owner._mailbox_discarded(entry, "mailbox_full")
-        name = type(message_of(entry)).__name__
-        path = getattr(owner, "path", None)
-        where = f" of `{path}`" if path else ""
-        hint = ""
-        if policy is Overflow.WAIT:
-            hint = " (`await ref.send(...)` waits for room)" if path else " (`await put` waits)"
-        raise MailboxFull(
-            f"the mailbox{where} is full ({self._maxsize} messages); `{name}` refused{hint}",
-            actor=path,
-            message_type=name,
-        )
+        try:
+            rare = self._rare_part()
+            policy = rare.overflow
+            if policy is Overflow.DROP_NEWEST:
+                self._discard(entry, "dropped")
+                return False
+            if policy is Overflow.DROP_OLDEST:
+                system_queue = self._other[_SYSTEM] if self._other is not None else None
+                for queue in reversed(list(self._queues())):
+                    if queue and queue is not system_queue:  # signals are never dropped
+                        rare.evicted += 1
+                        self._discard(self._pop_from(queue), "dropped")
+                        return True
+                self._discard(entry, "dropped")  # only signals queued: nothing older to drop
+                return False
+            rare.rejected += 1
+            owner = self._owner
+            if owner is not None:
+                owner._mailbox_discarded(entry, "mailbox_full")
+            name = type(message_of(entry)).__name__
+            path = getattr(owner, "path", None)
+            where = f" of `{path}`" if path else ""
+            hint = ""
+            if policy is Overflow.WAIT:
+                hint = " (`await ref.send(...)` waits for room)" if path else " (`await put` waits)"
+            raise MailboxFull(
+                f"the mailbox{where} is full ({rare.maxsize} messages); `{name}` refused{hint}",
+                actor=path,
+                message_type=name,
+            )
+        except BaseException:
+            entry = None  # no envelope in a traceback's frame (see Envelope)
+            raise
 
     def _discard(self, entry: Any, reason: str) -> None:
-        self._dropped += 1
+        self._rare_part().dropped += 1
         owner = self._owner
         if owner is not None:
             owner._mailbox_discarded(entry, reason)
@@ -461,6 +540,7 @@ class Mailbox:
         if self._getters is None:
             self._getters = []
         self._getters.append(getter)
+        self._guarded = True
         try:
             await future
         except BaseException:
@@ -468,6 +548,7 @@ class Mailbox:
                 self._rewake()
             elif self._getters is not None and getter in self._getters:
                 self._getters.remove(getter)
+                self._reguard()
             raise
 
     def _wake_getter(self, message: Any) -> None:
@@ -486,13 +567,19 @@ class Mailbox:
                 # The predicate is the getter's code: its error belongs to the getter,
                 # never to the sender that happened to trigger it.
                 del getters[index]
+                self._reguard()
                 getter.future.set_exception(exc)
                 self._wake_getter(message)
                 return
             if accepted:
                 del getters[index]
+                self._reguard()
                 getter.future.set_result(None)
                 return
+
+    def _reguard(self) -> None:
+        """A getter left the table: the hot path may skip the guarded one again."""
+        self._guarded = self._closed or self.maxsize is not None or bool(self._getters)
 
     def _rewake(self) -> None:
         for entry in list(self._entries()):
@@ -521,7 +608,15 @@ class Mailbox:
         for queue in self._queues():
             yield from queue
 
+    def _note_size(self) -> None:
+        """Note the size for the high-water mark before the mailbox shrinks (see
+        ``_high_water``)."""
+        size = len(self)
+        if size > self._high_water:
+            self._high_water = size
+
     def _pop_from(self, queue: deque[Any], index: int = 0) -> Any:
+        self._note_size()
         if index == 0:
             entry = queue.popleft()
         else:
@@ -537,14 +632,18 @@ class Mailbox:
             entry = self._pop_next()
         else:
             entry = _NOTHING
-            for queue in self._queues():
-                for index, candidate in enumerate(queue):
-                    if predicate(message_of(candidate)):
-                        entry = self._pop_from(queue, index)
+            try:
+                for queue in self._queues():
+                    for index, candidate in enumerate(queue):
+                        if predicate(message_of(candidate)):
+                            entry = self._pop_from(queue, index)
+                            break
+                    if entry is not _NOTHING:
                         break
-                if entry is not _NOTHING:
-                    break
-        if entry is not _NOTHING and self._putters:
+            except BaseException:
+                candidate = None  # no envelope in a traceback's frame (see Envelope)
+                raise
+        if entry is not _NOTHING and self._guarded:
             self._wake_putter()
         return entry
 
@@ -559,6 +658,7 @@ class Mailbox:
                     return self._pop_from(queue)
         normal = self._normal
         if normal:
+            self._note_size()
             return normal.popleft()
         return _NOTHING
 
@@ -567,16 +667,20 @@ class Mailbox:
         if predicate is None:
             return len(self)
         count = 0
-        for entry in self._entries():
-            if count >= enough:
-                break
-            if predicate(message_of(entry)):
-                count += 1
+        try:
+            for entry in self._entries():
+                if count >= enough:
+                    break
+                if predicate(message_of(entry)):
+                    count += 1
+        except BaseException:
+            entry = None  # no envelope in a traceback's frame (see Envelope)
+            raise
         return count
 
     def _wake_putter(self) -> None:
         """Room was freed: wake the first waiting putter (it keeps its place)."""
-        putters = self._putters
+        putters = self._putters()
         if putters:
             future = putters[0].future
             if future is not None and not future.done():
@@ -593,24 +697,38 @@ class Mailbox:
 
     def peek(self, predicate: Predicate | None = None) -> Any:
         """Return the first matching message without removing it, or ``None``."""
-        for entry in self._entries():
-            message = message_of(entry)
-            if predicate is None or predicate(message):
-                return message
+        try:
+            for entry in self._entries():
+                message = message_of(entry)
+                if predicate is None or predicate(message):
+                    return message
+        except BaseException:
+            entry = None  # no envelope in a traceback's frame (see Envelope)
+            raise
         return None
 
     def remove(self, predicate: Predicate) -> list[Any]:
         """Remove every message ``predicate`` accepts and return them, in order."""
         queues = list(self._queues())
         # Judge everything first: a predicate that raises must leave the mailbox as is.
-        verdicts = [[bool(predicate(message_of(entry))) for entry in queue] for queue in queues]
+        verdicts: list[list[bool]] = []
+        try:
+            for queue in queues:
+                verdict: list[bool] = []
+                for entry in queue:
+                    verdict.append(bool(predicate(message_of(entry))))
+                verdicts.append(verdict)
+        except BaseException:
+            entry = None  # no envelope in a traceback's frame (see Envelope)
+            raise
         removed: list[Any] = []
+        self._note_size()
         for queue, verdict in zip(queues, verdicts, strict=True):
             if not any(verdict):
                 continue
             kept = [entry for entry, drop in zip(queue, verdict, strict=True) if not drop]
             removed.extend(entry for entry, drop in zip(queue, verdict, strict=True) if drop)
-            self._evicted += len(queue) - len(kept)
+            self._rare_part().evicted += len(queue) - len(kept)
             if queue is not self._normal:
                 self._other_count -= len(queue) - len(kept)
             queue.clear()
@@ -622,12 +740,18 @@ class Mailbox:
         return self._removed(self._evict_all())
 
     def _evict_all(self) -> list[Any]:
-        """Take every entry out, in order, without delivering them."""
+        """Take every entry out, in order, without delivering them. The queues are
+        emptied in place: one a traceback's frame still holds keeps no envelope (see
+        Envelope)."""
+        self._note_size()
         entries = list(self._entries())
+        for queue in self._queues():
+            queue.clear()
         self._normal = None
         self._other = None
         self._other_count = 0
-        self._evicted += len(entries)
+        if entries:
+            self._rare_part().evicted += len(entries)
         return entries
 
     def _removed(self, entries: list[Any]) -> list[Any]:
@@ -635,22 +759,23 @@ class Mailbox:
         for entry in entries:
             if owner is not None:
                 owner._mailbox_discarded(entry, "removed")
-            if self._putters:
+            if self._guarded:
                 self._wake_putter()
         return [message_of(entry) for entry in entries]
 
     def stats(self) -> MailboxStats:
         """A frozen snapshot of the mailbox's counters."""
+        rare = self._rare or _Rare(None, Overflow.WAIT)
         return MailboxStats(
             size=len(self),
-            maxsize=self._maxsize,
-            high_water=self._high_water,
-            put=self._got + len(self) + self._evicted,
+            maxsize=rare.maxsize,
+            high_water=max(self._high_water, len(self)),
+            put=self._got + len(self) + rare.evicted,
             got=self._got,
-            dropped=self._dropped,
-            rejected=self._rejected,
+            dropped=rare.dropped,
+            rejected=rare.rejected,
             waiting_getters=len(self._getters or ()),
-            waiting_putters=len(self._putters or ()),
+            waiting_putters=len(rare.putters or ()),
         )
 
     # ------------------------------------------------------------------ closing
@@ -670,6 +795,6 @@ class Mailbox:
         for getter in getters:
             if not getter.future.done():  # not one being cancelled
                 getter.future.set_exception(MailboxClosed("the mailbox was closed while waiting"))
-        for putter in self._putters or ():
+        for putter in self._putters() or ():
             if putter.future is not None and not putter.future.done():
                 putter.future.set_result(None)  # it sees the mailbox closed, put raises

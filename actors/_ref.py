@@ -161,15 +161,12 @@ class ActorRef(Generic[M]):
             if context is not None:
                 message = Envelope(message, None, context)  # type: ignore[assignment]
         mailbox = self._mailbox
-        if priority is _NORMAL and not mailbox._guarded and not mailbox._getters:
+        if priority is _NORMAL and not mailbox._guarded:
             # Mailbox._offer's common case, inline: the method call is a fifth of a tell.
             queue = mailbox._normal
             if queue is None:
                 queue = mailbox._normal = deque()
-            queue.append(message)
-            size = len(queue) + mailbox._other_count
-            if size > mailbox._high_water:
-                mailbox._high_water = size
+            queue.append(message)  # the high-water mark is noted by the drain loop
             wakeup = mailbox._wakeup
             if wakeup is not None:
                 mailbox._wakeup = None
@@ -179,6 +176,9 @@ class ActorRef(Generic[M]):
             mailbox._offer(message, priority)
         except MailboxClosed:
             self._cell.undeliverable(message, "stopped")
+        except BaseException:
+            message = None  # type: ignore[assignment]  # no envelope in a traceback (see Envelope)
+            raise
 
     def forward(self, message: M, priority: Priority = _NORMAL) -> None:
         """``tell`` on behalf of the current message's sender: inside an actor, the
@@ -194,6 +194,9 @@ class ActorRef(Generic[M]):
             self._mailbox._offer(entry, priority)
         except MailboxClosed:
             self._cell.undeliverable(entry, "stopped")
+        except BaseException:
+            entry = None  # type: ignore[assignment]  # no envelope in a traceback (see Envelope)
+            raise
 
     async def send(self, message: M, priority: Priority = _NORMAL) -> None:
         """Send ``message``, waiting for room if the actor's mailbox is bounded and full
@@ -203,6 +206,9 @@ class ActorRef(Generic[M]):
             await self._cell.mailbox.put(message, priority)
         except MailboxClosed:
             self._cell.undeliverable(message, "stopped")
+        except BaseException:
+            message = None  # type: ignore[assignment]  # no envelope in a traceback (see Envelope)
+            raise
 
     async def ask(
         self,
@@ -261,10 +267,13 @@ class ActorRef(Generic[M]):
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         future = loop.create_future()
-        envelope = Envelope(message, Reply(future), trace_of_sender())
         try:
             async with asyncio.timeout_at(deadline):
-                await cell.mailbox.put(envelope, priority)
+                # No local holds the envelope: a traceback's frame must keep none (see
+                # Envelope).
+                await cell.mailbox.put(
+                    Envelope(message, Reply(future), trace_of_sender()), priority
+                )
         except TimeoutError:
             assert timeout is not None
             raise AskTimeout.after(cell.path, message, timeout) from None

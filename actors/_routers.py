@@ -78,7 +78,7 @@ class _Routees:
         self.pool = pool
         self.system: ActorSystem = pool.system
         self.task_group: asyncio.TaskGroup = pool.task_group
-        self.children: dict[int, ActorCell] | None = {}
+        self.children: dict[ActorCell, ActorCell] | None = {}
         self.closing = False  # the pool is being killed: restart nothing
 
     @property
@@ -215,5 +215,6 @@ class Pool(Actor):
         except MailboxClosed:
             routee.undeliverable(entry, "stopped")
         except MailboxFull as error:  # already a dead letter; an asker learns why
+            entry = None  # the error's traceback keeps this frame (see Envelope)
             if sender.__class__ is Reply:
                 sender.fail(error)

@@ -6,13 +6,14 @@ born the same way whoever asks for it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._actor import Actor
 from ._cell import ActorCell, Parent, describe
 from ._errors import ActorCrashed
-from ._limits import check_child_path
+from ._limits import MAX_NAME_BYTES, MAX_PATH_BYTES, check_child_path
 from ._mailbox import Mailbox
 
 if TYPE_CHECKING:
@@ -42,6 +43,30 @@ def make_factory(
     return factory
 
 
+@functools.lru_cache(maxsize=1024)
+def _plain_class_name(class_name: str) -> bool:
+    """Whether ``<class_name lowered>-<any number>`` is a valid path segment whose size
+    is its length: then an unnamed actor's path needs no check beyond a length sum."""
+    if not class_name.isascii() or len(class_name) + 21 > MAX_NAME_BYTES:
+        return False
+    # Raises, naming the rule, for a class name that cannot start a path segment.
+    check_child_path("-", f"{class_name.lower()}-0")
+    return True
+
+
+def _check_unnamed(parent_path: str, actor_class: type[Actor], number: int) -> None:
+    """``check_child_path`` for the unnamed actor ``<class>-<number>`` without formatting
+    its name (spawn's hot path; the name is formatted only when read)."""
+    class_name = actor_class.__name__
+    if (
+        parent_path.isascii()
+        and len(parent_path) + len(class_name) + 22 <= MAX_PATH_BYTES
+        and _plain_class_name(class_name)
+    ):
+        return
+    check_child_path(parent_path, f"{class_name.lower()}-{number}")
+
+
 def new_cell(
     system: ActorSystem,
     parent: Parent,
@@ -66,29 +91,41 @@ def new_cell(
         raise TypeError(f"`mailbox` must be a Mailbox, got {mailbox!r}")
     elif mailbox._owner is not None or mailbox.closed:
         raise ValueError("`mailbox` is already used by another actor; give each actor its own")
-    registered = name is not None
-    if name is None:
-        name = label or f"{actor_class.__name__.lower()}-{system._next_id()}"
-    else:
+    # Deep trees reach the path limit first, so every spawn checks the whole path.
+    cell_name: str | int
+    if name is not None:
         system._check_name(name)
-    check_child_path(parent.path, name)  # deep trees reach the path limit first
-    cell = ActorCell(system, parent, name, mailbox, registered=registered)
-    factory = make_factory(cell, actor_class, args, kwargs)
+        check_child_path(parent.path, name)
+        cell_name = name
+    elif label:
+        check_child_path(parent.path, label)
+        cell_name = label
+    else:
+        cell_name = system._next_id()
+        _check_unnamed(parent.path, actor_class, cell_name)
+    cell = ActorCell(system, parent, cell_name, mailbox)
+    # The instance is made as the factory makes it, without building a factory (a
+    # closure and its cells) for the actors that are never restarted.
+    actor = cell.actor = actor_class.__new__(actor_class)
+    actor._cell = cell
     try:
-        cell.actor = factory()
+        actor.__init__(*args, **kwargs)  # type: ignore[misc]
     except Exception as exc:
         mailbox._owner = None
         raise ActorCrashed(
             f"`{cell.path}` failed to start: {describe(exc)}", actor=cell.path
         ) from exc
     if keep_factory:
-        cell.factory = factory
-    if registered:
+        cell.factory = make_factory(cell, actor_class, args, kwargs)
+    if name is not None:
+        cell.rare_part().registered = True
         system._register(name, cell)
-    if parent.children is None:
-        parent.children = {}
-    parent.children[id(cell)] = cell
-    system._actor_spawned()
+    children = parent.children
+    if children is None:
+        children = parent.children = {}
+    children[cell] = cell
+    system._alive += 1
+    system._spawned += 1
     return cell
 
 

@@ -87,7 +87,7 @@ class Guardian:
         self.system = system
         self.path = system.name
         self.task_group = task_group
-        self.children: dict[int, ActorCell] | None = {}
+        self.children: dict[ActorCell, ActorCell] | None = {}
         self.trees: set[int] = set()  # supervision trees whose failure fails the system
 
     def child_exited(self, child: ActorCell, reason: Reason) -> None:
@@ -520,10 +520,6 @@ class ActorSystem:
     def _unregister(self, name: str, cell: ActorCell) -> None:
         if self._names.get(name) is cell:
             del self._names[name]
-
-    def _actor_spawned(self) -> None:
-        self._alive += 1
-        self._spawned += 1
 
     def _actor_stopped(self, cell: ActorCell, reason: Reason) -> None:
         self._alive -= 1

@@ -263,7 +263,7 @@ class _Group:
         self.system = supervisor.system
         self.path = supervisor.ref.path
         self.task_group = task_group
-        self.children: dict[int, ActorCell] | None = {}
+        self.children: dict[ActorCell, ActorCell] | None = {}
         self.terminating: set[int] = set()  # cells the supervisor is stopping itself
         self.closing = False
 
