@@ -143,6 +143,10 @@ class Messaging:
         # the header format, an empty message).
         self._versions_seen: set[str] = set()
         self._actor_prefix = ""  # of the subjects of this node's actors; see on_actor_message
+        # Actor class -> what it ``accepts`` (None: anything): a missing class attribute
+        # is slow to look up, and this runs per message. Classes come from code, not
+        # from the wire, so this stays as small as the program.
+        self._accepts: dict[type, Any] = {}
 
     def fail_pending(self) -> None:
         """The transport closed: every ask still waiting fails."""
@@ -210,8 +214,11 @@ class Messaging:
     def tell(self, ref: RemoteRef, message: Any) -> None:
         node = self.node
         type_name, data = self.encode(message)
-        self.check_size(len(data), "tell", type_name, ref.path)
-        writer = node.lane(ref.subject)
+        client = node.data
+        if client is not None and len(data) > client.max_payload:
+            self.check_size(len(data), "tell", type_name, ref.path)
+        writers = node.writers
+        writer = writers[0] if len(writers) == 1 else node.lane(ref.subject)
         if writer is None or writer.closing:
             node.dead_letter(message, ref.path, DeadLetterReason.TRANSPORT_UNAVAILABLE)
             return
@@ -347,14 +354,22 @@ class Messaging:
                 msg.reply = ""  # never published to
                 self.invalid(msg, target, problem)
                 return
-        try:
-            name, flags, extras, body = parse(msg.data)
-        except FrameError as exc:
-            self.unreadable(msg, target, exc, durable)
-            return
-        if flags & ERROR:
-            self.unreadable(msg, target, FrameError("an error frame sent as a message"), durable)
-            return
+        data = msg.data
+        # The common frame (version 1, no flags, a registered type) by its head alone;
+        # anything else is read, and refused, by ``parse``.
+        name = node.codec.plain_heads.get(data[: 3 + data[2]]) if len(data) > 2 else None
+        if name is not None:
+            extras, body = None, memoryview(data)[3 + len(name) :]
+        else:
+            try:
+                name, flags, extras, body = parse(data)
+            except FrameError as exc:
+                self.unreadable(msg, target, exc, durable)
+                return
+            if flags & ERROR:
+                error = FrameError("an error frame sent as a message")
+                self.unreadable(msg, target, error, durable)
+                return
         sender_node = sender_path = ""
         if extras is not None:
             sender_node, sender_path = extras.sender_node, extras.sender_path
@@ -385,7 +400,11 @@ class Messaging:
                 return
             self._reject(msg, cell.path, ErrorKind.UNDECODABLE, str(exc))
             return
-        accepts = getattr(type(cell.actor), "accepts", None)
+        actor_class = type(cell.actor)
+        try:
+            accepts = self._accepts[actor_class]
+        except KeyError:
+            accepts = self._accepts[actor_class] = getattr(actor_class, "accepts", None)
         if accepts is not None and not isinstance(message, accepts):
             log.warning("message type not accepted", actor=cell.path, type=type(message).__name__)
             if durable:
