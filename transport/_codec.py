@@ -76,6 +76,10 @@ class Codec:
         # name is looked up without decoding it first.
         self._decoders: dict[str | bytes, msgspec.msgpack.Decoder[Any]] = {}
         self._names: dict[type, str] = {}
+        # The head of a plain frame (version, no flags, the name) of each registered
+        # type -> its name: a receiver reads the common frame with one slice and one
+        # look-up (a head found here is a well-formed version-1 head, nothing to check).
+        self.plain_heads: dict[bytes, bytes] = {}
         self.register(*types)
         self.register(RefAddress)
 
@@ -92,6 +96,7 @@ class Codec:
                 raise CodecError(f"type `{cls.__qualname__}` cannot cross the wire: {exc}") from exc
             self._decoders[name] = self._decoders[name.encode()] = decoder
             self._names[cls] = name
+            self.plain_heads[head(name)] = name.encode()
 
     def registered(self, cls: type) -> bool:
         return cls in self._names

@@ -142,7 +142,11 @@ class Messaging:
         # What other versions were seen, to log each once (at most 258: a byte's values,
         # the header format, an empty message).
         self._versions_seen: set[str] = set()
-        self._actor_prefix = ""  # of the subjects of this node's actors; see on_actor_message
+        self._route = functools.lru_cache(maxsize=8192)(self._route_of)
+        # Actor class -> what it ``accepts`` (None: anything): a missing class attribute
+        # is slow to look up, and this runs per message. Classes come from code, not
+        # from the wire, so this stays as small as the program.
+        self._accepts: dict[type, Any] = {}
 
     def fail_pending(self) -> None:
         """The transport closed: every ask still waiting fails."""
@@ -210,8 +214,11 @@ class Messaging:
     def tell(self, ref: RemoteRef, message: Any) -> None:
         node = self.node
         type_name, data = self.encode(message)
-        self.check_size(len(data), "tell", type_name, ref.path)
-        writer = node.lane(ref.subject)
+        client = node.data
+        if client is not None and len(data) > client.max_payload:
+            self.check_size(len(data), "tell", type_name, ref.path)
+        writers = node.writers
+        writer = writers[0] if len(writers) == 1 else node.lane(ref.subject)
         if writer is None or writer.closing:
             node.dead_letter(message, ref.path, DeadLetterReason.TRANSPORT_UNAVAILABLE)
             return
@@ -314,19 +321,23 @@ class Messaging:
     # ------------------------------------------------------------------ receiving
 
     async def on_actor_message(self, msg: Msg) -> None:
-        node = self.node
-        prefix = self._actor_prefix
-        if not prefix:  # built once: ``base`` is known from the start on
-            prefix = self._actor_prefix = f"{node.base}.node.{node.node_id}.a."
-        subject = msg.subject
-        if not subject.startswith(prefix):
-            self._reject(msg, subject, ErrorKind.NOT_FOUND, "no such actor")
-            return
-        path, problem = subject_path(subject[len(prefix) :])
-        if problem is not None:
+        path, problem = self._route(msg.subject)
+        if path is None:
+            self._reject(msg, msg.subject, ErrorKind.NOT_FOUND, "no such actor")
+        elif problem is None:
+            self.deliver(self.node.exported.get(path), path, msg)
+        else:
             self.invalid(msg, msg.subject, problem)
-            return
-        self.deliver(node.exported.get(path), path, msg)
+
+    def _route_of(self, subject: str) -> tuple[str | None, str | None]:
+        """The actor path a received subject names (None: not a subject of this node's
+        actors) and what is wrong with it (None: nothing). Through ``_route``, cached
+        per subject like ``subject_path``: a node receives on few distinct subjects."""
+        node = self.node
+        prefix = f"{node.base}.node.{node.node_id}.a."
+        if not subject.startswith(prefix):
+            return None, None
+        return subject_path(subject[len(prefix) :])
 
     def on_named_message(self, name: str, msg: Msg) -> None:
         system = self.node.system
@@ -347,14 +358,22 @@ class Messaging:
                 msg.reply = ""  # never published to
                 self.invalid(msg, target, problem)
                 return
-        try:
-            name, flags, extras, body = parse(msg.data)
-        except FrameError as exc:
-            self.unreadable(msg, target, exc, durable)
-            return
-        if flags & ERROR:
-            self.unreadable(msg, target, FrameError("an error frame sent as a message"), durable)
-            return
+        data = msg.data
+        # The common frame (version 1, no flags, a registered type) by its head alone;
+        # anything else is read, and refused, by ``parse``.
+        name = node.codec.plain_heads.get(data[: 3 + data[2]]) if len(data) > 2 else None
+        if name is not None:
+            extras, body = None, memoryview(data)[3 + len(name) :]
+        else:
+            try:
+                name, flags, extras, body = parse(data)
+            except FrameError as exc:
+                self.unreadable(msg, target, exc, durable)
+                return
+            if flags & ERROR:
+                error = FrameError("an error frame sent as a message")
+                self.unreadable(msg, target, error, durable)
+                return
         sender_node = sender_path = ""
         if extras is not None:
             sender_node, sender_path = extras.sender_node, extras.sender_path
@@ -385,7 +404,11 @@ class Messaging:
                 return
             self._reject(msg, cell.path, ErrorKind.UNDECODABLE, str(exc))
             return
-        accepts = getattr(type(cell.actor), "accepts", None)
+        actor_class = type(cell.actor)
+        try:
+            accepts = self._accepts[actor_class]
+        except KeyError:
+            accepts = self._accepts[actor_class] = getattr(actor_class, "accepts", None)
         if accepts is not None and not isinstance(message, accepts):
             log.warning("message type not accepted", actor=cell.path, type=type(message).__name__)
             if durable:

@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections import deque
@@ -258,6 +260,16 @@ class Writer:
 
     Callers never await: ``publish`` appends and wakes the task, which is the only code
     awaiting the NATS client's publish (it suspends only to flush a full buffer).
+
+    A wake usually finds a batch (a burst of tells). Then all but the last message are
+    handed to the client in one step (``_hand_over``): their PUB commands appended to
+    its pending buffer, exactly what its ``publish`` does per message, without the
+    coroutine, the checks it repeats and the flusher kick per message (about 1.3 µs of
+    CPU per message, docs/performance.md). The last goes through ``publish``, which
+    kicks the client's flusher for the whole batch. Only plain messages (no headers) on
+    a connected client, within the server's payload limit and to a subject the client
+    would accept, are handed over; at the first that is not, the batch goes on through
+    ``publish``, so the order is the queue's.
     """
 
     def __init__(self, node: Node, client: Client, reply_prefix: str) -> None:
@@ -283,15 +295,66 @@ class Writer:
         client = self.client
         while await outbox.wait():
             while items:
+                if len(items) > 1 and client.is_connected:
+                    self._hand_over()
                 subject, payload, reply, headers, about = items.popleft()
                 try:
                     await client.publish(subject, payload, reply=reply, headers=headers)
                 except (nats.errors.Error, OSError) as exc:
                     self.node.messaging.publish_failed(subject, reply, about, exc)
 
+    def _hand_over(self) -> None:
+        """Move the queue's plain messages, all but the last, into the client's pending
+        buffer as PUB commands (the NATS protocol's ``PUB <subject> [reply] <size>``,
+        as nats-py writes them), stopping at the first that must go through
+        ``publish``. Never raises: nothing here can fail that ``publish`` would not
+        have refused first."""
+        client = self.client
+        items = self.outbox.items
+        limit = client.max_payload
+        commands: list[bytes] = []
+        size = 0
+        while len(items) > 1:
+            subject, payload, reply, headers, _ = items[0]
+            if (
+                headers is not None
+                or len(payload) > limit
+                or not publishable(subject)
+                or (reply and _NOT_IN_SUBJECT.search(reply) is not None)
+            ):
+                break
+            items.popleft()
+            start = _pub_start(subject) if not reply else f"PUB {subject} {reply} ".encode()
+            commands.append(b"%s%d\r\n%s\r\n" % (start, len(payload), payload))
+            size += len(payload)
+        if commands:
+            client._pending.extend(commands)
+            client._pending_data_size += sum(map(len, commands))
+            stats = client.stats
+            stats["out_msgs"] += len(commands)
+            stats["out_bytes"] += size
+
     def close(self) -> None:
         """Finish what is queued, then end ``run``."""
         self.outbox.close()
+
+
+# What nats-py refuses in a subject it publishes to: a blank or a line break would let
+# the text inject protocol commands.
+_NOT_IN_SUBJECT = re.compile(r"[ \t\r\n]")
+
+
+@functools.lru_cache(maxsize=4096)
+def publishable(subject: str) -> bool:
+    """Whether nats-py's ``publish`` would accept ``subject`` (cached: a node publishes
+    to few distinct subjects, so the check runs once per subject, not per message)."""
+    return bool(subject) and _NOT_IN_SUBJECT.search(subject) is None
+
+
+@functools.lru_cache(maxsize=4096)
+def _pub_start(subject: str) -> bytes:
+    """The start of a PUB command with no reply subject, up to the payload's size."""
+    return f"PUB {subject}  ".encode()
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from actors.transport import _frame, _messaging
+from actors.transport import RemoteRef, _frame, _messaging
 from nats.aio.client import Client
 
 from actors import DeadLetter
@@ -139,3 +139,50 @@ async def _refused_twice(nc: Client, subject: str, inbox: Inbox, data: bytes | N
     items = await inbox.until(lambda items: len(items) >= 2)
     letters = [s.message for s in items if isinstance(s, Seen)]
     assert [letter.reason for letter in letters] == ["invalid_address"] * 2
+
+
+async def test_a_burst_of_tells_is_handed_to_the_client_in_one_step(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer hands a batch over as PUB commands and calls nats-py's ``publish``
+    only for the last (which kicks its flusher); the order is the order of the tells."""
+    publish = Client.publish
+    subjects: list[str] = []
+
+    async def counted(client: Client, subject: str, *args: Any, **kwargs: Any) -> None:
+        subjects.append(subject)
+        await publish(client, subject, *args, **kwargs)
+
+    monkeypatch.setattr(Client, "publish", counted)
+    async with two_nodes(url) as (a, b):
+        inbox = Inbox()
+        await a.spawn(Echo, inbox, name="echo")
+        ref = await b.lookup("echo")
+        assert ref is not None
+        assert isinstance(ref, RemoteRef)
+        subjects.clear()
+        for index in range(TELLS):
+            ref.tell(Note(str(index)))
+        items = await _notes(inbox, TELLS)
+        assert [s.message for s in items] == [Note(str(index)) for index in range(TELLS)]
+        assert subjects.count(ref.subject) == 1
+
+
+async def test_a_plain_frame_is_read_by_its_head(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tell from outside any actor (version 1, no flags, a registered type) is read
+    by one look-up of its head; only other frames go through ``parse``."""
+    calls = Calls(_messaging.parse)
+    monkeypatch.setattr(_messaging, "parse", calls)
+    async with two_nodes(url) as (a, b):
+        inbox = Inbox()
+        await a.spawn(Echo, inbox, name="echo")
+        ref = await b.lookup("echo")
+        assert ref is not None
+        for index in range(TELLS):
+            ref.tell(Note(str(index)))
+        await _notes(inbox, TELLS)
+        assert calls.count == 0
+        relay = await b.spawn(Echo)
+        await relay.ask(Hello(ref, 0), timeout=WAIT)  # a tell from an actor: extras
+        await inbox.until(lambda items: len(items) > TELLS)
+        assert calls.count == 1

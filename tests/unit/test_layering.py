@@ -27,7 +27,7 @@ BUILT_ON_THE_CORE = ("actors.supervision", "actors.transport")
 CORE_EXEMPT = {"_cli.py", "__main__.py"}
 
 # nats-py internals we rely on (nats-py is pinned with a compatible-release specifier
-# for this reason), each written in transport/_connections.py:
+# for this reason), each written in transport/_connections.py or transport/_wire.py:
 NATS_PY_INTERNALS = {
     # Client._send_ping(future): a ping whose PONG future we own, because rtt()'s
     # timeout leaves a cancelled future queued that breaks the read loop.
@@ -37,7 +37,8 @@ NATS_PY_INTERNALS = {
     "client._subs",
     "sub._wait_for_msgs_task",
     # Client._pending / _pending_data_size: dropped before closing a reconnecting
-    # client, whose close() would write them to the dead socket and raise.
+    # client, whose close() would write them to the dead socket and raise; and filled
+    # by the writer with a batch's PUB commands (transport/_wire.py, Writer._hand_over).
     "client._pending",
     "client._pending_data_size",
     # Client._transport: the stream of a failed connection attempt, closed from the
