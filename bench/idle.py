@@ -35,8 +35,6 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-import psutil
-
 import actors
 
 from .kits import actor_class, kit
@@ -84,6 +82,8 @@ def _async_runner(
             await asyncio.gather(*(ref.ask(PING) for ref in refs))
             settle()
             await asyncio.sleep(SETTLE)
+            import psutil  # the bench extra's; see measure.rss_bytes
+
             process = psutil.Process()
             switches = process.num_ctx_switches().voluntary
             cpu, wall = time.process_time(), time.perf_counter()
