@@ -6,7 +6,8 @@ by call, never timed; each check still refuses every bad input it meets."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -44,6 +45,17 @@ class Calls:
         return self.function(*args)
 
 
+@asynccontextmanager
+async def echo_across(url: str) -> AsyncIterator[tuple[Any, Any, Inbox, RemoteRef]]:
+    """Nodes a and b, an Echo named "echo" on a writing to an inbox, and b's ref to it."""
+    async with two_nodes(url) as (a, b):
+        inbox = Inbox()
+        await a.spawn(Echo, inbox, name="echo")
+        ref = await b.lookup("echo")
+        assert isinstance(ref, RemoteRef)
+        yield a, b, inbox, ref
+
+
 @pytest.fixture(autouse=True)
 def cold_caches() -> Iterator[None]:
     """Each test starts with nothing cached from another one."""
@@ -63,11 +75,7 @@ async def test_tells_to_one_actor_check_its_path_once(
 ) -> None:
     calls = Calls(_messaging.path_problem)
     monkeypatch.setattr(_messaging, "path_problem", calls)
-    async with two_nodes(url) as (a, b):
-        inbox = Inbox()
-        await a.spawn(Echo, inbox, name="echo")
-        ref = await b.lookup("echo")
-        assert ref is not None
+    async with echo_across(url) as (_, _, inbox, ref):
         for index in range(TELLS):
             ref.tell(Note(str(index)))
         await _notes(inbox, TELLS)
@@ -79,11 +87,7 @@ async def test_tells_from_an_actor_check_its_sender_once(
 ) -> None:
     calls = Calls(_messaging.node_id_problem)
     monkeypatch.setattr(_messaging, "node_id_problem", calls)
-    async with two_nodes(url) as (a, b):
-        inbox = Inbox()
-        await a.spawn(Echo, inbox, name="echo")
-        ref = await b.lookup("echo")
-        assert ref is not None
+    async with echo_across(url) as (_, b, inbox, ref):
         relay = await b.spawn(Echo)
         # Echo answers Hello by telling `who`: TELLS tells from an actor on b to a.
         for index in range(TELLS):
@@ -96,12 +100,8 @@ async def test_tells_from_an_actor_check_its_sender_once(
 async def test_tells_from_outside_actors_build_their_frame_head_once_per_type(url: str) -> None:
     """Built when the type is registered (which checks the name fits), never per tell."""
     _frame.head.cache_clear()
-    async with two_nodes(url) as (a, b):
+    async with echo_across(url) as (_, _, inbox, ref):
         built = _frame.head.cache_info().misses
-        inbox = Inbox()
-        await a.spawn(Echo, inbox, name="echo")
-        ref = await b.lookup("echo")
-        assert ref is not None
         for index in range(TELLS):
             ref.tell(Note(str(index)))
             ref.tell(Ping(index))
@@ -154,12 +154,7 @@ async def test_a_burst_of_tells_is_handed_to_the_client_in_one_step(
         await publish(client, subject, *args, **kwargs)
 
     monkeypatch.setattr(Client, "publish", counted)
-    async with two_nodes(url) as (a, b):
-        inbox = Inbox()
-        await a.spawn(Echo, inbox, name="echo")
-        ref = await b.lookup("echo")
-        assert ref is not None
-        assert isinstance(ref, RemoteRef)
+    async with echo_across(url) as (_, _, inbox, ref):
         subjects.clear()
         for index in range(TELLS):
             ref.tell(Note(str(index)))
@@ -173,11 +168,7 @@ async def test_a_plain_frame_is_read_by_its_head(url: str, monkeypatch: pytest.M
     by one look-up of its head; only other frames go through ``parse``."""
     calls = Calls(_messaging.parse)
     monkeypatch.setattr(_messaging, "parse", calls)
-    async with two_nodes(url) as (a, b):
-        inbox = Inbox()
-        await a.spawn(Echo, inbox, name="echo")
-        ref = await b.lookup("echo")
-        assert ref is not None
+    async with echo_across(url) as (_, b, inbox, ref):
         for index in range(TELLS):
             ref.tell(Note(str(index)))
         await _notes(inbox, TELLS)
