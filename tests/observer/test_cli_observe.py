@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -53,18 +54,27 @@ async def test_observe_serves_the_running_tree(tmp_path: Path) -> None:
     process = await run(tmp_path, "--observe", "127.0.0.1:0")
     try:
         url = await observer_url(process)
-        async with asyncio.timeout(20):
-            async with (
-                aiohttp.ClientSession() as session,
-                session.get(f"{url}/api/snapshot") as response,
-            ):
-                state = await response.json()
+        # The observer listens once the system is open, before the spec's tree is
+        # spawned: its pushes show the tree once its child has started.
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{url}/api/events") as stream,
+        ):
+            state = await push_until(stream, lambda s: bool(tree_children(s)))
     finally:
         process.terminate()
         await process.communicate()
-    assert [node["name"] for node in state["tree"][1]["children"]] == ["idle"]
+    assert [(node["name"], node["status"]) for node in tree_children(state)] == [
+        ("idle", "running")
+    ]
     assert state["system"] == "actors"
     assert process.returncode == 0
+
+
+def tree_children(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The children of the spec's top supervisor, as the observer shows them."""
+    tops = [node for node in state["tree"] if node["class"] == "Supervisor"]
+    return [child for top in tops for child in top["children"]]
 
 
 async def test_a_bad_observe_address_exits_two_naming_it(tmp_path: Path) -> None:
