@@ -424,7 +424,8 @@ class ActorCell:
                 else:
                     entry = _NOTHING
             if entry is _NOTHING:
-                latency.stop(block_started, THROUGHPUT - budget)
+                if block_started:  # sampled (see LatencyRecorder): one call in ``every``
+                    latency.stop(block_started, THROUGHPUT - budget)
                 self.sender = self.trace = self.message = None
                 self.system._handled += mailbox._got - got_before
                 mailbox._wakeup = self

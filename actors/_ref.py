@@ -250,7 +250,16 @@ class ActorRef(Generic[M]):
             else cell.system._ask_deadlines.add(future, cell, message, timeout)
         )
         try:
-            cell.mailbox._offer(Envelope(message, Reply(future), trace_of_sender()), priority)
+            # ``trace_of_sender`` inline: one call fewer per ask
+            asker = _current()
+            cell.mailbox._offer(
+                Envelope(
+                    message,
+                    Reply(future),
+                    outside_context() if asker is None else asker.trace,
+                ),
+                priority,
+            )
             return await future
         finally:
             if not future.done():
@@ -259,7 +268,8 @@ class ActorRef(Generic[M]):
                     cell.system._ask_deadlines.withdraw(line)
             elif line is not None:
                 line.pending -= 1
-            latency.stop(started)
+            if started:  # sampled (see LatencyRecorder): one ask in ``every``
+                latency.stop(started)
 
     async def _ask_when_room(self, message: Any, timeout: float | None, priority: Priority) -> Any:
         """``ask(..., wait_for_room=True)``: one deadline for the room and the answer."""
