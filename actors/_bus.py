@@ -24,6 +24,7 @@ publish costs one dict lookup plus one mailbox put per subscriber.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -236,8 +237,21 @@ def fan_out(
     # Subscribers handle the event in the trace it was published in.
     entry = event if context is None else Envelope(event, None, context)
     for cell in state.matching(event_type, topic):
+        mailbox = cell.mailbox
+        if not mailbox._guarded:
+            # Mailbox._offer's common case, inline as in ``tell``: one call fewer per
+            # subscriber.
+            queue = mailbox._normal
+            if queue is None:
+                queue = mailbox._normal = deque()
+            queue.append(entry)  # the high-water mark is noted by the drain loop
+            wakeup = mailbox._wakeup
+            if wakeup is not None:
+                mailbox._wakeup = None
+                wakeup._mailbox_ready()
+            continue
         try:
-            cell.mailbox._offer(entry)
+            mailbox._offer(entry)
         except MailboxFull:
             continue  # counted as a dead letter by the subscriber's mailbox
         except MailboxClosed:

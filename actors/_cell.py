@@ -404,8 +404,10 @@ class ActorCell:
         budget = THROUGHPUT
         turn_started = 0.0  # the clock at the turn's first look (0.0: not looked yet)
         got_before = mailbox._got
-        latency = self.system._handle_latency  # timed per block of messages, sampled
-        spans = self.system._spans  # OpenTelemetry, when enabled (actors.observer._tracing)
+        system = self.system
+        parking = system._parking
+        latency = system._handle_latency  # timed per block of messages, sampled
+        spans = system._spans  # OpenTelemetry, when enabled (actors.observer._tracing)
         block_started = latency.start()
         # The mailbox's high-water mark is noted here, before each pop (``tell`` leaves
         # it to us, see Mailbox); ``high_water`` is a copy that may lag, never lead.
@@ -416,22 +418,22 @@ class ActorCell:
             else:
                 queue = mailbox._normal
                 if queue:
-                    size = len(queue)
-                    if size > high_water:
+                    if len(queue) > high_water:
                         mailbox._note_size()
                         high_water = mailbox._high_water
                     entry = queue.popleft()
                 else:
                     entry = _NOTHING
             if entry is _NOTHING:
-                latency.stop(block_started, THROUGHPUT - budget)
+                if block_started:  # sampled (see LatencyRecorder): one call in ``every``
+                    latency.stop(block_started, THROUGHPUT - budget)
                 self.sender = self.trace = self.message = None
-                self.system._handled += mailbox._got - got_before
+                system._handled += mailbox._got - got_before
                 mailbox._wakeup = self
                 if self.toolkit is not None:
                     self.toolkit.idle()
                 # Parked (see _parking), the mailbox keeps its buffers until released.
-                parked = self.system._parking.park(self)
+                parked = parking.park(self)
                 if parked is None:  # the system shuts down: end now
                     mailbox._release_storage()
                     self.task = None
@@ -492,11 +494,13 @@ class ActorCell:
                     error.__cause__ = exc
                     sender.fail(error)
                 latency.stop(block_started, THROUGHPUT - budget + 1)
-                self.system._handled += mailbox._got - got_before
+                system._handled += mailbox._got - got_before
                 self._report_failure(exc, message)
                 return exc
             if sender.__class__ is reply_class and result is not NO_REPLY:
-                sender.tell(result)
+                answer = sender._future  # Reply.tell inline: one call fewer per ask
+                if not answer.done():
+                    answer.set_result(result)
             budget -= 1
             if not budget:
                 latency.stop(block_started, THROUGHPUT)
@@ -509,7 +513,7 @@ class ActorCell:
                     turn_started = _clock()  # a flood goes on: time its turns from the start
                 block_started = latency.start()
         latency.stop(block_started, THROUGHPUT - budget)
-        self.system._handled += mailbox._got - got_before
+        system._handled += mailbox._got - got_before
         return self.stop_reason
 
     def _park_cancelled(self, parked: asyncio.Future[bool]) -> bool:

@@ -43,16 +43,9 @@ class Line:
         self.entries: deque[tuple[float, asyncio.Future[Any], ActorCell, Any, float]] = deque()
         self.pending = 0  # entries whose ask has not finished (the asker decrements)
 
-    def append(
-        self, deadline: float, future: asyncio.Future[Any], cell: ActorCell, message: Any, t: float
-    ) -> None:
-        entries = self.entries
-        while entries and entries[0][1].done():
-            entries.popleft()  # answered asks at the head: the common case, O(1) each
-        if len(entries) > 2 * self.pending + _SLACK:
-            self.entries = entries = deque(e for e in entries if not e[1].done())
-        entries.append((deadline, future, cell, message, t))
-        self.pending += 1
+    def compact(self) -> None:
+        """Drop the answered entries: too many of them were left behind the head."""
+        self.entries = deque(e for e in self.entries if not e[1].done())
 
     def expire(self, now: float) -> float | None:
         """Fail the asks due by ``now`` with ``AskTimeout``; the next pending deadline."""
@@ -89,7 +82,15 @@ class AskDeadlines:
         if line is None:
             line = self._lines[timeout] = Line()
         deadline = self._loop.time() + timeout
-        line.append(deadline, future, cell, message, timeout)
+        # The line's append inline: one call fewer per ask.
+        entries = line.entries
+        while entries and entries[0][1].done():
+            entries.popleft()  # answered asks at the head: the common case, O(1) each
+        if len(entries) > 2 * line.pending + _SLACK:
+            line.compact()
+            entries = line.entries
+        entries.append((deadline, future, cell, message, timeout))
+        line.pending += 1
         if self._timer is None or deadline < self._armed_at:
             self._arm(deadline)
         return line

@@ -62,9 +62,12 @@ class Parking:
     def wake(self, cell: ActorCell) -> bool:
         """Resume ``cell``'s task if it is parked (a message came, or the actor must
         stop); False if it is not."""
-        future = self.forget(cell)
+        # ``forget`` inline: this is on every wake of a parked task
+        future = self._young.pop(cell, None)
         if future is None:
-            return False
+            future = self._old.pop(cell, None)
+            if future is None:
+                return False
         cell.mailbox._wakeup = None  # the task runs: no second one may start
         future.set_result(True)
         return True

