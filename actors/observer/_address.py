@@ -4,8 +4,6 @@ messages that failed, which is not for every network to read."""
 
 from __future__ import annotations
 
-import ipaddress
-
 __all__ = ["DEFAULT_HOST", "check_address", "is_loopback", "parse_address"]
 
 DEFAULT_HOST = "127.0.0.1"
@@ -41,6 +39,10 @@ def check_address(address: object) -> tuple[str, int]:
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
+    # Here, not at the top: `import actors` reaches this module, and on Python 3.13
+    # asyncio no longer imports ipaddress itself (see tests/unit/test_imports.py).
+    import ipaddress
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

@@ -249,6 +249,12 @@ class Pki:
             .not_valid_before(now - datetime.timedelta(hours=1))
             .not_valid_after(now + datetime.timedelta(days=1))
             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            # Python 3.13 verifies strictly (VERIFY_X509_STRICT): a certificate must
+            # name the key that signed it.
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()),
+                critical=False,
+            )
         )
         if ca:
             builder = builder.add_extension(

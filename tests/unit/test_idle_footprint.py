@@ -39,6 +39,12 @@ class Watcher(Actor):
         self.watch(message)
 
 
+def slotted(count: int, weakref: bool = False) -> object:
+    """A plain object with ``count`` slots (and a weakref slot), nothing else."""
+    names = tuple(f"slot{index}" for index in range(count))
+    return type("Slotted", (), {"__slots__": (*names, "__weakref__") if weakref else names})()
+
+
 class Gate(Actor):
     """Handling a future, waits for it (the actor stays busy, its mailbox fills)."""
 
@@ -56,9 +62,11 @@ async def test_an_idle_actor_has_no_rare_parts_and_small_objects() -> None:
         assert cell.mailbox._rare is None
         assert cell.mailbox._normal is None  # no queue buffer while idle
         # 15 slots and a weakref slot (a transport exports cells in a
-        # WeakValueDictionary), 11 for the mailbox: 216 and 168 bytes before.
-        assert sys.getsizeof(cell) <= 160
-        assert sys.getsizeof(cell.mailbox) <= 120
+        # WeakValueDictionary), 11 for the mailbox: 160 and 120 bytes on Python 3.11,
+        # 216 and 168 before. Compared with plain objects of that shape, since each
+        # interpreter version lays them out its own way.
+        assert sys.getsizeof(cell) <= sys.getsizeof(slotted(15, weakref=True))
+        assert sys.getsizeof(cell.mailbox) <= sys.getsizeof(slotted(11))
         assert (cell.shutdown, cell.children, cell.registered, cell.claimed) == (
             5.0,
             None,
