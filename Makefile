@@ -9,7 +9,7 @@ DOCS_STAMP := $(VENV)/.installed-docs
 BROWSER_STAMP := $(VENV)/.installed-browser
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: all test test-browser faults lint typecheck tree docs run cluster bench bench-quick bench-pythons clean
+.PHONY: all test test-browser test-pythons faults lint typecheck tree docs run cluster bench bench-quick bench-pythons clean
 
 all: test
 
@@ -89,21 +89,33 @@ bench: $(BENCH_STAMP)
 bench-quick: $(BENCH_STAMP)
 	$(PY) -m bench --quick
 
-# The suite once more per newer interpreter, each in its own venv (.venv-3.12 ...), its
-# results tagged (latest-py3.12.json ...). An interpreter is pyenv's newest of that
+# The newer interpreters, each in its own venv (.venv-3.12 ...): pyenv's newest of that
 # version, else python3.X on PATH; one that is not installed is skipped, said on stderr.
-# BENCH_ARGS=--quick for the quick suite.
-BENCH_PYTHONS ?= 3.12 3.13
+PYTHONS ?= 3.12 3.13
 PYENV_ROOT ?= $(HOME)/.pyenv
-bench-pythons: $(BENCH_STAMP)
-	@for v in $(BENCH_PYTHONS); do \
+comma := ,
+# $(1): the extras to install, $(2): what the venv's python runs ($$v: the version).
+define for_each_python
+	@for v in $(PYTHONS); do \
 	  py=$$(ls -d $(PYENV_ROOT)/versions/$$v.*/bin/python$$v 2>/dev/null | sort -V | tail -1); \
 	  [ -n "$$py" ] || py=$$(command -v python$$v || true); \
-	  if [ -z "$$py" ]; then echo "bench-pythons: no Python $$v, skipped" >&2; continue; fi; \
+	  if [ -z "$$py" ]; then echo "$@: no Python $$v, skipped" >&2; continue; fi; \
 	  test -x .venv-$$v/bin/python || $$py -m venv .venv-$$v || exit 1; \
-	  .venv-$$v/bin/python -m pip install --quiet -e '.[dev,bench]' || exit 1; \
-	  .venv-$$v/bin/python -m bench --tag py$$v $(BENCH_ARGS) || exit 1; \
+	  .venv-$$v/bin/python -m pip install --quiet -e '.[$(1)]' || exit 1; \
+	  echo "$@: Python $$v" >&2; \
+	  .venv-$$v/bin/python $(2) || exit 1; \
 	done
+endef
+
+# The benchmark suite once more per newer interpreter, its results tagged
+# (latest-py3.12.json ...). BENCH_ARGS=--quick for the quick suite.
+bench-pythons: $(BENCH_STAMP)
+	$(call for_each_python,dev$(comma)bench,-m bench --tag py$$v $(BENCH_ARGS))
+
+# `make test`'s suite (without coverage) once more per newer interpreter: 3.11 is what
+# CI runs; this catches what a newer one changes (module imports, object sizes, TLS).
+test-pythons: $(STAMP)
+	$(call for_each_python,dev,-m pytest -q -m "not stress and not browser and not faults")
 
 clean:
 	rm -rf $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache build site *.egg-info
