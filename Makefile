@@ -114,7 +114,7 @@ bench-pythons: $(BENCH_STAMP)
 
 # `make test`'s suite (without coverage) once more per newer interpreter: 3.11 is what
 # CI runs; this catches what a newer one changes (module imports, object sizes, TLS).
-test-pythons: $(STAMP)
+test-pythons:
 	$(call for_each_python,dev,-m pytest -q -m "not stress and not browser and not faults")
 
 clean:
